@@ -375,7 +375,6 @@ MISSING_TOKENS: frozenset[str] = frozenset(
         "--",
         "-99",
         "-999",
-        "99",  # only applied to 1-5 items, see ingest
         ".",
         "missing",
         "prefer not to answer",
