@@ -492,7 +492,7 @@ def _convert(mem, source: SourceFile, plan: ColumnPlan, redcap: RedcapDictionary
         selects.append(f"{_convert_expr(f, f'raw__{f}', plan)} as {f}")
     mem.execute(
         f"create or replace table converted as select {', '.join(selects)}, "
-        f"{', '.join(r for r in raws[1:])} from (select {', '.join(raws)}, * exclude (_row) from stage) s, maps"
+        f"{', '.join(r for r in raws[1:])} from (select {', '.join(raws)}, * exclude (_row) from stage, maps) s"
     )
     mem.execute("drop table stage")
     # Rejections: required fields.

@@ -103,7 +103,7 @@ def sniff_delimiter(lines: list[str]) -> str:
     """The delimiter (comma, semicolon, tab or pipe) that splits the first lines most consistently."""
     best, best_score = ",", (-1, -1)
     for delim in (",", ";", "\t", "|"):
-        counts = [len(row) for row in csv.reader(io.StringIO("".join(lines)), delimiter=delim)]
+        counts = [len(row) for row in _parse("".join(lines), delim)]
         counts = [c for c in counts if c > 0]
         if not counts or max(counts) < 2:
             continue
@@ -113,6 +113,14 @@ def sniff_delimiter(lines: list[str]) -> str:
         if score > best_score:
             best, best_score = delim, score
     return best
+
+
+def _parse(text: str, delimiter: str) -> list[list[str]]:
+    """Parse the first lines leniently (a broken quote there must not crash the inspection)."""
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error:
+        return [line.split(delimiter) for line in text.splitlines()]
 
 
 def _is_import_id_row(row: list[str]) -> bool:
@@ -182,7 +190,9 @@ def open_source(path: str | Path, original_name: str | None = None, fmt: str = "
     if not lines:
         raise InputError(f"{name}: the file has no header row.")
     delimiter = "," if container == "xlsx" else sniff_delimiter(lines)
-    rows = list(csv.reader(io.StringIO("".join(lines[:3])), delimiter=delimiter))
+    rows = _parse("".join(lines), delimiter)[:3]
+    if not rows:
+        raise InputError(f"{name}: the file has no header row.")
     row1 = rows[0]
     row2 = rows[1] if len(rows) > 1 else []
     row3 = rows[2] if len(rows) > 2 else []
