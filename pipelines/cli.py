@@ -13,6 +13,8 @@ import sys
 COMMAND_MODULES = (
     "pipelines.sample",
     "pipelines.ingest_cli",
+    "pipelines.bootstrap",
+    "pipelines.analytics_cli",
 )
 
 

@@ -54,6 +54,8 @@ class IngestResult:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     replaced_uploads: list[str] = field(default_factory=list)
+    preview: list[dict] = field(default_factory=list)  # first converted rows (dry runs only)
+    columns: list[str] = field(default_factory=list)  # the file's column names
 
     def to_json(self) -> dict:
         keys = (
@@ -342,10 +344,13 @@ def ingest(
     rejected_out: str | Path | None = None,
     max_rejected_share: float | None = None,
     progress=None,
+    dry_run: bool = False,
 ) -> IngestResult:
     """Validate, anonymise and load one survey file as (part of) one wave.
 
-    Returns an IngestResult; status "rejected" means nothing was stored. The warehouse file `db`
+    Returns an IngestResult; status "rejected" means nothing was stored. With dry_run, nothing
+    is stored either way: status is "valid" or "rejected" and `preview` holds the first rows as
+    they would be stored (what the Upload page shows before the officer confirms). The warehouse file `db`
     is opened for writing only for the final insert.
     """
     name = original_name or Path(path).name
@@ -357,6 +362,7 @@ def ingest(
         report.errors.append(str(exc))
         return report
     report.detected_format = source.detected_format
+    report.columns = list(source.columns)
     mem = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:
         step(0.05, "Checking for an earlier upload of the same file")
@@ -416,6 +422,14 @@ def ingest(
                 f"more than the {limit:.0%} allowed; nothing was loaded. Fix the rows listed below and upload again.",
             )
             report.rows_loaded = 0
+            return report
+        if dry_run:
+            cur = mem.execute(
+                f"select {', '.join(contract.FIELD_NAMES)} from clean where _reject is null order by _row limit 20"
+            )
+            names = [d[0] for d in cur.description]
+            report.preview = [dict(zip(names, r)) for r in cur.fetchall()]
+            report.status = "valid"
             return report
         step(0.75, "Saving to the warehouse")
         _load(mem, source, report, db=db, replace=replace, uploaded_by=uploaded_by)

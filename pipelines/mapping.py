@@ -342,3 +342,33 @@ def suggest_mapping(columns: list[str], plan: ColumnPlan) -> MappingFile:
         if d.category in ("unmapped", "free_text") and d.column in columns:
             cols[d.column] = None
     return MappingFile(columns=cols, values={}, reverse=sorted(plan.reverse))
+
+
+# ----------------------------------------------------------------------------------------------
+# Saved mappings (the Upload page's editor saves them for next time), kept in the warehouse.
+# ----------------------------------------------------------------------------------------------
+_SAVED_PREFIX = "mapping:"
+
+
+def columns_fingerprint(columns: list[str]) -> str:
+    """Identifies a file layout: the same export from the same survey gets the same fingerprint."""
+    import hashlib
+
+    return hashlib.sha256("\x1f".join(c.strip() for c in columns).encode()).hexdigest()[:16]
+
+
+def save_mapping(con, columns: list[str], mapping: MappingFile, saved_by: str | None = None) -> str:
+    """Store a mapping for this column layout; returns its fingerprint."""
+    key = _SAVED_PREFIX + columns_fingerprint(columns)
+    con.execute(
+        "insert or replace into settings values (?, ?, ?, current_timestamp)",
+        [key, mapping.to_json(), saved_by],
+    )
+    return key
+
+
+def saved_mapping_for(con, columns: list[str]) -> MappingFile | None:
+    row = con.execute(
+        "select value from settings where key = ?", [_SAVED_PREFIX + columns_fingerprint(columns)]
+    ).fetchone()
+    return parse_mapping(json.loads(row[0])) if row else None
