@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "pipelines.sample",
     "pipelines.ingest_cli",
     "pipelines.bootstrap",
+    "pipelines.docs",
     "pipelines.analytics_cli",
 )
 

@@ -1,0 +1,25 @@
+# The few verbs people need. `make run` and `make test` are the README's two commands.
+PYTHON ?= python
+
+.PHONY: install browser run test lint format sample bench
+
+install:            ## Python dependencies (pinned)
+	$(PYTHON) -m pip install -q -r requirements.txt
+
+browser:            ## Debian's chromium, for the end-to-end browser tests (no browser download)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
+
+run: install        ## start the dashboard (an empty warehouse loads the bundled sample by itself)
+	$(PYTHON) -m streamlit run streamlit_app.py
+
+test: install browser  ## every test, browser tests included
+	$(PYTHON) -m pytest
+
+lint:
+	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .
+
+format:
+	$(PYTHON) -m ruff check --fix . && $(PYTHON) -m ruff format .
+
+sample:             ## regenerate the bundled synthetic sample
+	$(PYTHON) -m pipelines sample --out sample_data
