@@ -280,6 +280,25 @@ def _reasons_exprs(plan: ColumnPlan) -> tuple[str, str, str]:
 # ----------------------------------------------------------------------------------------------
 # Staging
 # ----------------------------------------------------------------------------------------------
+STAGING_MEMORY_LIMIT = os.environ.get("CLINRET_INGEST_MEMORY", "600MB")
+
+
+def _staging_connection() -> duckdb.DuckDBPyConnection:
+    """In-memory DuckDB for parsing and validation; spills to a temp directory beyond its limit."""
+    import tempfile
+
+    con = duckdb.connect(
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "memory_limit": STAGING_MEMORY_LIMIT,
+            "temp_directory": str(Path(tempfile.gettempdir()) / "clinret-spill"),
+        }
+    )
+    con.execute("set enable_progress_bar = false")
+    return con
+
+
 def _stage(con: duckdb.DuckDBPyConnection, source: SourceFile, constants=()) -> int:
     names = [f"c{i}" for i in range(len(source.columns) - len(constants))]
     columns_spec = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
@@ -363,7 +382,7 @@ def ingest(
         return report
     report.detected_format = source.detected_format
     report.columns = list(source.columns)
-    mem = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    mem = _staging_connection()
     try:
         step(0.05, "Checking for an earlier upload of the same file")
         duplicate = _find_duplicate(source.sha256, db)
@@ -740,7 +759,7 @@ def ingest_headcount(
     except InputError as exc:
         report.errors.append(str(exc))
         return report
-    mem = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    mem = _staging_connection()
     try:
         _install_macros(mem)
         keys = [contract.normalise_name(c) for c in source.columns]
