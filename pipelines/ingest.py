@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines import contract, settings, warehouse
+from pipelines.audit import record as audit
 from pipelines.mapping import (
     ColumnPlan,
     MappingFile,
@@ -693,14 +694,6 @@ def _load(mem, source: SourceFile, report: IngestResult, *, db, replace: bool, u
         report.status = "loaded"
     finally:
         mem.execute("detach wh")
-
-
-def audit(con, actor, action: str, obj: str | None, detail: dict, outcome: str = "ok", prefix: str = "") -> None:
-    """One line in the audit log (who, when, what, on which object, with what outcome)."""
-    con.execute(
-        f"insert into {prefix}audit_log values (current_timestamp, ?, ?, ?, ?, ?)",
-        [actor, action, obj, outcome, json.dumps(detail)],
-    )
 
 
 def _attach_with_retry(mem, path: Path) -> None:
