@@ -1,0 +1,90 @@
+"""Access rules: roles, scopes and their application to released tables in the pipeline."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipelines import access
+
+
+def rules_from(tmp_path, text: str) -> list[access.Rule]:
+    path = tmp_path / "access.toml"
+    path.write_text(text)
+    return access.load_rules(path)
+
+
+def test_example_file_parses_and_resolves():
+    rules = access.load_rules("config/access.example.toml")
+    north = access.resolve({"email": "North.Lead@example.org"}, rules)
+    assert north.role == "leader" and north.scope == access.Scope("North Campus")
+    assert north.can("insights") and not north.can("upload")
+    admin = access.resolve({"email": "someone@example.org", "groups": ["x", "retention-admins"]}, rules)
+    assert admin.role == "admin" and admin.can("settings") and admin.scope.everything
+    assert access.resolve({"email": "stranger@example.org", "groups": ["x"]}, rules) is None
+
+
+def test_email_entry_wins_over_groups_and_top_group_role_keeps_its_own_scope(tmp_path):
+    rules = rules_from(
+        tmp_path,
+        """
+[[users]]
+email = "a@x.org"
+role = "leader"
+site = "North"
+[[groups]]
+value = "lead-south"
+role = "leader"
+site = "South"
+[[groups]]
+value = "officers"
+role = "wellness_officer"
+site = "East"
+""",
+    )
+    assert access.resolve({"email": "a@x.org", "groups": ["officers"]}, rules).scope == access.Scope("North")
+    p = access.resolve({"email": "b@x.org", "groups": ["lead-south", "officers"]}, rules)
+    assert (p.role, p.scope) == ("wellness_officer", access.Scope("East"))
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ('[[users]]\nemail = "a@x"\nrole = "boss"\n', "role must be one of"),
+        ('[[users]]\nrole = "leader"\n', "email is required"),
+        ('[[users]]\nemail = "a@x"\nrole = "leader"\ndepartment = "ICU"\n', "needs its site"),
+        ("[[users]\n", "not valid TOML"),
+    ],
+)
+def test_bad_access_file_is_a_clear_error(tmp_path, text, message):
+    with pytest.raises(access.AccessFileError, match=message):
+        rules_from(tmp_path, text)
+
+
+def test_missing_file_grants_nobody(tmp_path):
+    assert access.load_rules(tmp_path / "nope.toml") == []
+
+
+def test_scope_frame_hides_everything_outside_the_scope():
+    frame = pd.DataFrame(
+        {
+            "level": ["organisation", "site", "site", "role", "department", "department", "department_role"],
+            "site": [None, "North", "South", None, "North", "South", "North"],
+            "department": [None, None, None, None, "ICU", "ICU", "ER"],
+            "role": [None, None, None, "nurse", None, None, "nurse"],
+            "n": [100, 60, 40, 50, 30, 20, 12],
+        }
+    )
+    north = access.scope_frame(frame, access.Scope("North"))
+    assert north["level"].tolist() == ["site", "department", "department_role"]
+    assert set(north["site"]) == {"North"}
+    icu = access.scope_frame(frame, access.Scope("North", "ICU"))
+    assert icu["n"].tolist() == [30]
+    assert access.scope_frame(frame, access.Scope()).equals(frame)
+    bench = pd.DataFrame({"metric": ["burnout"], "value": [0.45]})
+    assert access.scope_frame(bench, access.Scope("North")).equals(bench)
+
+
+def test_scope_sql_binds_values():
+    assert access.scope_sql(access.Scope("North", "ICU"), "r") == ("r.site = ? and r.department = ?", ["North", "ICU"])
+    assert access.scope_sql(None) == ("true", [])
