@@ -67,10 +67,18 @@ def produce_benchmarks(con: duckdb.DuckDBPyConnection, ctx: BuildContext) -> lis
     return [Released("ref_benchmarks", reference.benchmarks_frame(), kind="public")]
 
 
+def produce_models(con: duckdb.DuckDBPyConnection, ctx: BuildContext) -> list[Released]:
+    """Attrition risk, drivers, leave paths and reasons (pipelines/risk.py, drivers.py, intentions.py)."""
+    from pipelines import models_cli  # imported here: it imports this module for Released
+
+    return models_cli.produce_models(con, ctx)
+
+
 Producer = Callable[[duckdb.DuckDBPyConnection, BuildContext], list[Released]]
 PRODUCERS: list[Producer] = [
     produce_metrics,
     produce_benchmarks,
+    produce_models,
 ]
 
 

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "pipelines.bootstrap",
     "pipelines.docs",
     "pipelines.analytics_cli",
+    "pipelines.models_cli",
 )
 
 

@@ -162,9 +162,40 @@ def _migration_2() -> list[str]:
     ]
 
 
+def _migration_3() -> list[str]:
+    return [
+        # Saved retention scenarios: levers with parameters, scope and results (aggregates only).
+        """CREATE TABLE scenarios (
+            name VARCHAR PRIMARY KEY,
+            levers JSON NOT NULL,
+            scope JSON NOT NULL,
+            results JSON NOT NULL,
+            created_by VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        )""",
+        # Model quality per wave and model: cross-validated discrimination and calibration.
+        """CREATE TABLE model_diagnostics (
+            wave VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            n_respondents BIGINT,
+            n_fit BIGINT,
+            n_events BIGINT,
+            auroc DOUBLE,
+            auroc_sd DOUBLE,
+            observed_expected DOUBLE,
+            calibration_slope DOUBLE,
+            verdict VARCHAR,
+            calibration_curve JSON,
+            method JSON,
+            built_at TIMESTAMP NOT NULL
+        )""",
+    ]
+
+
 MIGRATIONS: tuple[tuple[int, str, callable], ...] = (
     (1, "uploads, responses and headcount", _migration_1),
     (2, "inbox column, settings and audit log", _migration_2),
+    (3, "saved scenarios and model diagnostics", _migration_3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

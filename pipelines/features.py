@@ -1,0 +1,236 @@
+"""Respondent-level design matrices for the models, read from `responses`, and the logistic fitter.
+
+Everything here stays inside the pipeline: frames hold one row per respondent and are used only to
+fit models and form unit aggregates. Missing predictor values are imputed for modelling only
+(median for numbers, mode for categories, plus a missing indicator); stored data are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipelines import contract
+
+NUMERIC_DRIVERS: tuple[str, ...] = (
+    "ehr_after_hours_per_week",
+    "inbox_messages_per_day",
+    "call_nights_per_month",
+    "clinical_fte",
+)
+# burnout_level first, then the other 1-5 items, then the work-pattern measures.
+DRIVERS: tuple[str, ...] = (
+    "burnout_level",
+    *(n for n in contract.ITEM_NAMES if n != "burnout_level"),
+    *NUMERIC_DRIVERS,
+)
+ADJUSTMENT: tuple[str, ...] = ("role", "site", "tenure_band")
+DIMENSIONS: tuple[str, ...] = ("wave", *contract.DIMENSIONS)
+OUTCOME = "itl"
+
+
+def _scope_sql(wave: str | None, site: str | None, department: str | None, role: str | None) -> tuple[str, list]:
+    clauses, params = [], []
+    for column, value in (("coalesce(wave, '')", wave), ("site", site), ("department", department), ("role", role)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return (" where " + " and ".join(clauses)) if clauses else "", params
+
+
+def load_respondents(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    wave: str | None = None,
+    site: str | None = None,
+    department: str | None = None,
+    role: str | None = None,
+    reasons: Sequence[str] = (),
+) -> pd.DataFrame:
+    """One row per respondent in scope: dimensions, tenure band, drivers, ITL and intentions.
+
+    `itl` is 1.0/0.0 (NaN when intent_to_leave is missing). `reasons` adds a boolean column
+    `reason_<code>` per requested leave reason. Internal to the pipeline: never released.
+    """
+    unknown = set(reasons) - set(contract.LEAVE_REASONS)
+    if unknown:
+        raise ValueError(f"Unknown leave reasons: {sorted(unknown)}")
+    where, params = _scope_sql(wave, site, department, role)
+    reason_cols = "".join(
+        f", coalesce(list_contains(leave_reasons, '{r}'), false) as reason_{r}" for r in reasons
+    )  # r comes from the contract's allow-list above, never from user text
+    sql = f"""
+        select coalesce(wave, '') as wave, site, department, role, tenure_band,
+               {", ".join(DRIVERS)},
+               case when intent_to_leave is null then null
+                    when intent_to_leave >= {int(contract.ITL_THRESHOLD)} then 1.0 else 0.0 end as itl,
+               intent_to_reduce_fte, leave_path{reason_cols}
+        from responses{where}
+    """
+    df = con.execute(sql, params).df()
+    for col in DRIVERS:
+        df[col] = df[col].astype("float64")
+    df["itl"] = df["itl"].astype("float64")
+    for col in ("wave", "site", "department", "role", "tenure_band", "leave_path"):
+        df[col] = df[col].astype(object).where(df[col].notna(), None)
+    return df
+
+
+@dataclass
+class DesignSpec:
+    """How to turn respondent rows into a model matrix: learned on the fitting data, reused to predict."""
+
+    numeric: list[str]
+    categorical: list[str]
+    medians: dict[str, float] = field(default_factory=dict)
+    means: dict[str, float] = field(default_factory=dict)
+    sds: dict[str, float] = field(default_factory=dict)
+    indicators: list[str] = field(default_factory=list)
+    levels: dict[str, list[str]] = field(default_factory=dict)  # non-reference levels
+    modes: dict[str, str] = field(default_factory=dict)
+    cat_indicators: list[str] = field(default_factory=list)
+    observed_range: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, df: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str] = ()) -> DesignSpec:
+        spec = cls(numeric=[], categorical=[])
+        for col in numeric:
+            values = df[col].to_numpy(dtype="float64")
+            seen = values[~np.isnan(values)]
+            if seen.size == 0:
+                continue  # never answered here: nothing to learn from
+            median = float(np.median(seen))
+            filled = np.where(np.isnan(values), median, values)
+            sd = float(filled.std())
+            missing = seen.size < values.size
+            if sd == 0 and not missing:
+                continue  # constant: no information
+            spec.numeric.append(col)
+            spec.medians[col] = median
+            spec.means[col] = float(filled.mean())
+            spec.sds[col] = sd if sd > 0 else 1.0
+            spec.observed_range[col] = (float(seen.min()), float(seen.max()))
+            if missing:
+                spec.indicators.append(col)
+        for col in categorical:
+            counts = df[col].dropna().value_counts()
+            if counts.empty:
+                continue
+            ordered = sorted(counts.index, key=lambda v: (-counts[v], str(v)))
+            spec.modes[col] = ordered[0]
+            rest = sorted(ordered[1:], key=str)
+            has_missing = bool(df[col].isna().any())
+            if not rest and not has_missing:
+                continue
+            spec.categorical.append(col)
+            spec.levels[col] = rest
+            if has_missing:
+                spec.cat_indicators.append(col)
+        return spec
+
+    @property
+    def columns(self) -> list[str]:
+        out = ["(intercept)", *self.numeric, *(f"{c} missing" for c in self.indicators)]
+        for col in self.categorical:
+            out += [f"{col}={lev}" for lev in self.levels[col]]
+        out += [f"{c} missing" for c in self.cat_indicators]
+        return out
+
+    def column_groups(self) -> dict[str, list[int]]:
+        """Source variable -> indices of its model columns (value and missing indicator)."""
+        groups: dict[str, list[int]] = {}
+        for i, name in enumerate(self.columns):
+            if name == "(intercept)":
+                continue
+            source = name.split("=")[0].removesuffix(" missing")
+            groups.setdefault(source, []).append(i)
+        return groups
+
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        """Model matrix (intercept first; numbers imputed and standardised; categories one-hot)."""
+        n = len(df)
+        blocks = [np.ones((n, 1))]
+        for col in self.numeric:
+            v = df[col].to_numpy(dtype="float64") if col in df else np.full(n, np.nan)
+            v = np.where(np.isnan(v), self.medians[col], v)
+            blocks.append(((v - self.means[col]) / self.sds[col])[:, None])
+        for col in self.indicators:
+            v = df[col].to_numpy(dtype="float64") if col in df else np.full(n, np.nan)
+            blocks.append(np.isnan(v).astype("float64")[:, None])
+        for col in self.categorical:
+            raw = df[col].to_numpy(dtype=object)
+            filled = np.where(pd.isna(raw), self.modes[col], raw)
+            if self.levels[col]:
+                codes = pd.Index(self.levels[col], dtype=object).get_indexer(filled)
+                onehot = np.zeros((n, len(self.levels[col])))
+                hit = codes >= 0
+                onehot[np.flatnonzero(hit), codes[hit]] = 1.0
+                blocks.append(onehot)
+        for col in self.cat_indicators:
+            blocks.append(pd.isna(df[col].to_numpy(dtype=object)).astype("float64")[:, None])
+        return np.hstack(blocks)
+
+
+def expit(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def log_likelihood(X: np.ndarray, y: np.ndarray, beta: np.ndarray, w: np.ndarray | None = None) -> float:
+    eta = X @ beta
+    ll = y * eta - np.logaddexp(0.0, eta)
+    return float(ll.sum() if w is None else (w * ll).sum())
+
+
+def fit_logit(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None = None,
+    *,
+    ridge: float = 1.0,
+    max_iter: int = 30,
+    tol: float = 1e-7,
+    beta0: np.ndarray | None = None,
+) -> np.ndarray:
+    """Logistic regression by Newton-Raphson (IRLS) with a weak ridge on all but the intercept.
+
+    The ridge (lambda=1 on standardised columns, i.e. a N(0, 1) prior on each log-odds ratio per SD)
+    only matters in small units, where it keeps fits finite under complete separation.
+    """
+    n, k = X.shape
+    w = np.ones(n) if w is None else w
+    penalty = np.full(k, ridge)
+    penalty[0] = 0.0
+    if beta0 is None:
+        beta = np.zeros(k)
+        ybar = float(np.clip((w * y).sum() / max(w.sum(), 1e-12), 1e-4, 1 - 1e-4))
+        beta[0] = np.log(ybar / (1 - ybar))
+    else:
+        beta = beta0.copy()
+    for _ in range(max_iter):
+        p = expit(X @ beta)
+        grad = X.T @ (w * (y - p)) - penalty * beta
+        hess = (X * (w * p * (1 - p))[:, None]).T @ X + np.diag(penalty) + 1e-9 * np.eye(k)
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        beta = beta + step
+        if np.max(np.abs(step)) < tol:
+            break
+    return beta
+
+
+def cell_codes(df: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer code per row for the combination of `columns`, and the table of combinations."""
+    cols = list(columns)
+    keys = df[cols].astype(object).where(df[cols].notna(), "\x00missing")
+    grouped = keys.groupby(cols, sort=True, dropna=False)
+    codes = grouped.ngroup().to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    table = keys.iloc[first].reset_index(drop=True)
+    table = table.astype(object).where(table != "\x00missing", None)
+    return codes, table

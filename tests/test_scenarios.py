@@ -1,0 +1,110 @@
+"""Scenarios: ground-truth lever effect, assumed-rate arithmetic, privacy, save/list/compare/delete."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipelines import scenarios, settings, warehouse
+from tests import model_fixtures as mf
+
+SIM = mf.simulate(8000, seed=5)
+
+
+@pytest.fixture(scope="module")
+def con():
+    with warehouse.connect(":memory:") as c:
+        mf.insert_responses(c, SIM.frame)
+        yield c
+
+
+def test_dropped_call_recovers_true_effect(con):
+    """g-computation (model without burnout) vs the effect computed from the simulation's truth."""
+    truth = 100 * mf.true_dropped_call_effect(SIM, threshold=8, new_value=0.0)
+    res = scenarios.run_scenario(
+        con, [{"key": "dropped_call", "params": {"threshold": 8, "call_nights": 0}}], resamples=150, refits=30
+    )
+    row = res.iloc[0]
+    assert row["itl_change_eligible_pp_lo"] <= truth <= row["itl_change_eligible_pp_hi"]
+    assert row["itl_change_eligible_pp"] < 0
+    eligible = int((SIM.frame["call_nights_per_month"] >= 8).sum())
+    assert row["n_eligible"] == eligible and row["eligible_headcount"] == eligible
+    # money follows from departures avoided
+    assert row["departures_avoided"] == pytest.approx(-row["itl_change_pp"] / 100 * 8000 * (0.25 - 0.08))
+    assert row["programme_cost"] == pytest.approx(20_000 * eligible * 2)
+    assert row["net"] == pytest.approx(row["cost_avoided"] - row["programme_cost"])
+    assert row["roi"] == pytest.approx(row["net"] / row["programme_cost"])
+
+
+def test_assumed_lever_arithmetic(con):
+    res = scenarios.run_scenario(
+        con, [{"key": "temporary_break", "params": {"retention_rate": 0.5, "cost_per_person": 0}}], resamples=20
+    )
+    row = res.iloc[0]
+    f = SIM.frame
+    eligible = int(((f["intent_to_leave"] >= 3) & (f["leave_path"] == "temporary_break")).sum())
+    assert row["n_eligible"] == eligible
+    assert row["departures_avoided"] == pytest.approx(eligible * 0.5 * (0.25 - 0.08))
+    assert row["itl_change_eligible_pp"] == pytest.approx(-50.0)
+    assert np.isnan(row["roi"])  # no programme cost: no ROI
+
+
+def test_results_are_aggregates_and_levers_stay_in_range(con):
+    res = scenarios.run_scenario(
+        con,
+        ["ehr_support", {"key": "ehr_support", "params": {"hours_reduction": 40}}, "internal_move"],
+        resamples=20,
+        refits=5,
+    )
+    assert list(res["lever"]) == ["ehr_support", "ehr_support", "internal_move", "combined"]
+    assert (res["n"] == 8000).all()
+    assert res.loc[1, "itl_change_pp"] <= res.loc[0, "itl_change_pp"]  # bigger cut, bigger change
+    with pytest.raises(ValueError, match="between"):
+        scenarios.run_scenario(con, [{"key": "dropped_call", "params": {"call_nights": 40}}])
+    with pytest.raises(ValueError, match="Unknown lever"):
+        scenarios.run_scenario(con, ["magic"])
+
+
+def test_small_scopes_are_refused_or_suppressed(con):
+    with pytest.raises(ValueError, match="Fewer than"):
+        scenarios.run_scenario(con, ["dropped_call"], site="Nowhere")
+    settings.put(con, "min_group_size", 50)
+    try:
+        res = scenarios.run_scenario(con, [{"key": "temporary_break"}], site="East", role="app", resamples=10)
+    finally:
+        settings.put(con, "min_group_size", 5)
+    row = res.iloc[0]
+    assert row["suppressed"] and np.isnan(row["departures_avoided"]) and row["n_eligible"] is None
+
+
+def test_save_list_compare_delete(con):
+    a = scenarios.run_scenario(con, ["dropped_call"], resamples=10, refits=3)
+    b = scenarios.run_scenario(con, ["ehr_support", "schedule_flexibility"], site="North", resamples=10, refits=3)
+    scenarios.save_scenario(con, "No call", [{"key": "dropped_call"}], {"wave": "2025"}, a, created_by="cmo")
+    scenarios.save_scenario(
+        con, "EHR + flex", ["ehr_support", "schedule_flexibility"], {"wave": "2025", "site": "North"}, b
+    )
+    with pytest.raises(ValueError, match="already exists"):
+        scenarios.save_scenario(con, "No call", ["dropped_call"], {}, a)
+    listed = scenarios.list_scenarios(con)
+    assert set(listed["name"]) == {"No call", "EHR + flex"}
+    loaded = scenarios.load_scenario(con, "No call")
+    assert loaded["created_by"] == "cmo"
+    assert loaded["results"]["departures_avoided"].iloc[0] == pytest.approx(a["departures_avoided"].iloc[0])
+    cmp = scenarios.compare_scenarios(con, ["No call", "EHR + flex"])
+    assert {"No call", "EHR + flex", "No call low", "EHR + flex high"} <= set(cmp.columns)
+    roi = cmp.set_index("metric").loc["Return on investment (net / cost)"]
+    assert roi["No call"] == pytest.approx(a["roi"].iloc[0])
+    assert roi["EHR + flex"] == pytest.approx(b.loc[b["lever"] == "combined", "roi"].iloc[0])
+    assert scenarios.delete_scenario(con, "No call")
+    assert not scenarios.delete_scenario(con, "No call")
+    assert list(scenarios.list_scenarios(con)["name"]) == ["EHR + flex"]
+    with pytest.raises(KeyError):
+        scenarios.load_scenario(con, "No call")
+
+
+def test_lever_library_lists_sources_and_caveats():
+    lib = scenarios.lever_library()
+    assert set(lib["key"]) == set(scenarios.LEVERS)
+    assert lib["caveat"].str.contains("not proof|No survey measure").all()
+    assert lib.loc[lib["key"] == "ehr_support", "published_effect"].str.contains("0.90").all()
