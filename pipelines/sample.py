@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines import contract
+from pipelines import assumptions, contract
 
 LAST_WAVE_YEAR = 2026
 PREFER_NOT = "Prefer not to answer"
@@ -31,18 +31,10 @@ MISSING_RATE_RANGE = (0.04, 0.065)
 
 # Replacement cost per role (US dollars) and where each figure comes from.
 REPLACEMENT_COST: dict[str, int] = {
-    "physician": 750_000,
-    "app": 250_000,
-    "nurse": 61_110,
-    "resident": 150_000,
-    "other_clinical": 60_000,
+    role: int(cost) for role, (cost, _source) in assumptions.REPLACEMENT_COST_SOURCES.items()
 }
 REPLACEMENT_COST_SOURCES: dict[str, str] = {
-    "physician": "Shanafelt, Goh & Sinsky 2017 (JAMA Intern Med): $500k-$1M; midpoint used",
-    "app": "assumption (no published figure in REFERENCE.md)",
-    "nurse": "NSI National Health Care Retention & RN Staffing Report 2025 (secondary)",
-    "resident": "assumption (no published figure in REFERENCE.md)",
-    "other_clinical": "assumption (no published figure in REFERENCE.md)",
+    role: source for role, (_cost, source) in assumptions.REPLACEMENT_COST_SOURCES.items()
 }
 
 

@@ -404,10 +404,10 @@ def test_roster_columns_and_costs(roster: pd.DataFrame) -> None:
     costs = roster.groupby("role")["replacement_cost"].unique()
     expected = {
         "physician": 750000,
-        "app": 250000,
-        "resident": 150000,
+        "app": 150000,
+        "resident": 50000,
         "nurse": 61110,
-        "other_clinical": 60000,
+        "other_clinical": 40000,
     }
     assert {role: list(values) for role, values in costs.items()} == {r: [c] for r, c in expected.items()}
 
