@@ -396,7 +396,10 @@ def compute_drivers(
         df = load_respondents(con, wave=w)
         if df.empty:
             continue
-        frame = _wave_drivers(df, levels, values, min_unit, resamples_org, resamples_unit, seed)
+        try:
+            frame = _wave_drivers(df, levels, values, min_unit, resamples_org, resamples_unit, seed)
+        except ValueError:  # too few answers (or no variation) in this wave to weigh drivers
+            continue
         frame["wave"] = w
         frames.append(_filter_units(frame, site, department, role))
     if not frames:

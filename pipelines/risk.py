@@ -485,7 +485,12 @@ def _compute_risk(
         df = load_respondents(con, wave=w)
         if df.empty:
             continue
-        model = fit_model(df, refits=refits, seed=seed)
+        try:
+            model = fit_model(df, refits=refits, seed=seed)
+        except ValueError as exc:  # a tiny or uniform wave: no model, nothing released for it
+            if diagnostics:
+                diags.append({"wave": w, "model": "intent_to_leave", "n_respondents": len(df), "verdict": str(exc)})
+            continue
         coefs[w] = model.coefficients()
         roster = load_roster(con, w or None)
         frame = _wave_risk(df, roster, values, levels, model, resamples, seed)

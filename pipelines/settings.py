@@ -92,9 +92,14 @@ def validate(key: str, value: Any) -> Any:
 
 
 def put(con: duckdb.DuckDBPyConnection, key: str, value: Any, updated_by: str | None = None) -> Any:
+    """Validate and store a setting; the change is written to the audit log with old and new values."""
+    from pipelines import audit
+
     value = validate(key, value)
+    old = get(con, key)
     con.execute(
         "insert or replace into settings values (?, ?, ?, current_timestamp)",
         [key, json.dumps(value), updated_by],
     )
+    audit.record(con, updated_by, "settings change", key, {"from": old, "to": value})
     return value

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: pages lay out, `dashboard.data` reads, `pipelines` computes."""

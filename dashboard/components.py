@@ -1,0 +1,103 @@
+"""Small layout pieces every page uses: tiles, a chart with its data, empty states, CSV downloads.
+
+Layout only: figures come from pipelines.charts, numbers from dashboard.data. Text that may come
+from uploaded files (unit names) is always rendered as plain text, never as HTML.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from pipelines.charts import Tile
+
+# Leading characters a spreadsheet would treat as a formula (METHODS.md, "Confidentiality").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def current_user() -> str:
+    """Who is acting, for the audit log: the signed-in e-mail when sign-in is configured."""
+    try:
+        if st.user.is_logged_in:
+            return str(st.user.get("email") or st.user.get("name") or "signed-in user")
+    except Exception:  # noqa: BLE001 - no auth configured: st.user has nothing to say
+        pass
+    return "local user"
+
+
+def tile_row(tiles: Sequence[Tile]) -> None:
+    """Headline numbers side by side, each with its change and a help text."""
+    if not tiles:
+        return
+    for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
+        column.metric(
+            tile.label,
+            tile.value,
+            delta=tile.delta,
+            delta_color=tile.delta_color,
+            help=tile.help or None,
+            border=True,
+        )
+
+
+def chart(fig: go.Figure, table: pd.DataFrame, *, key: str, caption: str | None = None) -> None:
+    """A figure, an optional caption, and its numbers in a 'Show data' expander."""
+    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG)
+    if caption:
+        st.caption(caption)
+    with st.expander("Show data"):
+        st.dataframe(table, hide_index=True)
+
+
+def escape_markdown(text: str) -> str:
+    """Unit names come from uploaded files: show them literally, never as links or formatting."""
+    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$" else c for c in str(text))
+
+
+def sentences(lines: Sequence[str]) -> None:
+    """Finding sentences as a bulleted list, with any markdown in unit names neutralised."""
+    if lines:
+        st.markdown("\n".join(f"- {escape_markdown(line)}" for line in lines))
+
+
+def empty(message: str) -> None:
+    """An empty or fully hidden view, explained in words instead of a blank chart."""
+    st.info(message, icon=":material/visibility_off:")
+
+
+def safe_csv(frame: pd.DataFrame) -> bytes:
+    """CSV bytes that a spreadsheet cannot execute: text cells starting with = + - @ tab or CR
+    are prefixed with ' (numbers stay numbers)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+            )
+    buffer = io.StringIO()
+    out.to_csv(buffer, index=False)
+    return buffer.getvalue().encode("utf-8")
+
+
+def csv_download(frame: pd.DataFrame, *, label: str, file_name: str, key: str) -> None:
+    st.download_button(
+        label,
+        data=safe_csv(frame),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+def confidentiality_note(k: int) -> None:
+    st.caption(
+        f"Groups with fewer than {k} respondents are never shown (grey cells read “fewer than {k}”); "
+        "a few larger groups are hidden too when showing them would let someone work out a small one."
+    )

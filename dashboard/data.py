@@ -1,0 +1,384 @@
+"""The dashboard's only door to the warehouse: cached, read-only queries of the released tables.
+
+Every page (and `dashboard/model_data.py`) reads through here, never through DuckDB directly:
+
+    from dashboard import data
+
+    frame = data.query_released("rel_metrics", wave="2026", level="site", metric=["burnout", "itl"])
+    data.has_table("rel_risk")                   # is a released table there (optional producers)?
+    data.query_released("ref_benchmarks", metric="itl")
+    data.with_connection(risk.read_diagnostics)  # any pipelines reader, short read-only connection
+    data.clear_cache()                           # after an upload, delete, rebuild or settings change
+    data.waves(), data.dimension_values()        # released waves / sites, departments, roles
+    data.min_group_size(), data.settings_values()
+
+Rules kept here so pages cannot get them wrong:
+- Only tables named `rel_*` / `ref_*` (released through the confidentiality layer, or public) can be
+  read, and only if they exist; filter columns must be columns of that table. Identifiers come
+  from that allow-list and are quoted; values are always bound, never spliced into SQL.
+- Each query opens its own short read-only connection (pipelines.warehouse.connect) and closes it:
+  DuckDB locks the file per process, so nothing is held open across reruns.
+- Results are cached with st.cache_data keyed on the table, the filters and the warehouse file's
+  modification time, so a rebuild from the CLI shows up without a restart; `clear_cache()` drops
+  everything after the app itself writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from pipelines import warehouse
+
+RELEASED_TABLE = re.compile(r"^(rel|ref)_[a-z0-9_]+$")
+MAX_ROWS = 200_000  # a cap, so a mistaken unfiltered query cannot flood the browser
+CACHE_TTL = 600  # seconds
+
+T = TypeVar("T")
+
+
+def db_path() -> Path:
+    """The warehouse file: $CLINRET_DB, else data/warehouse.duckdb."""
+    return warehouse.resolve_db(None)
+
+
+def _stamp() -> float:
+    """Changes whenever the warehouse file is written, so cached reads go stale with it."""
+    try:
+        return os.stat(db_path()).st_mtime
+    except OSError:
+        return 0.0
+
+
+def with_connection(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call `fn(con, *args, **kwargs)` on a short read-only connection (not cached)."""
+    with warehouse.connect(db_path(), read_only=True) as con:
+        return fn(con, *args, **kwargs)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _table_columns(db: str, stamp: float) -> dict[str, list[str]]:
+    with warehouse.connect(db, read_only=True) as con:
+        rows = con.execute(
+            "select table_name, column_name from information_schema.columns order by table_name, ordinal_position"
+        ).fetchall()
+    columns: dict[str, list[str]] = {}
+    for table, column in rows:
+        if RELEASED_TABLE.match(table):
+            columns.setdefault(table, []).append(column)
+    return columns
+
+
+def released_tables() -> dict[str, list[str]]:
+    """Released/public tables present in the warehouse, with their columns in order."""
+    return _table_columns(str(db_path()), _stamp())
+
+
+def has_table(table: str) -> bool:
+    return table in released_tables()
+
+
+def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    for column, value in filters.items():
+        if value is None:
+            continue  # None = no filter on this column
+        if isinstance(value, (list, tuple, set, frozenset)):
+            clauses.append(f'"{column}" in (select unnest(?))')
+            params.append([*value])
+        else:
+            clauses.append(f'"{column}" = ?')
+            params.append(value)
+    return (" where " + " and ".join(clauses) if clauses else ""), params
+
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=512, show_spinner=False)
+def _query(db: str, stamp: float, table: str, filters: tuple, order_by: tuple, limit: int) -> pd.DataFrame:
+    where, params = _where(dict(filters))
+    order = (" order by " + ", ".join(f'"{c}" nulls first' for c in order_by)) if order_by else ""
+    sql = f'select * from "{table}"{where}{order} limit {int(limit)}'  # identifiers allow-listed
+    with warehouse.connect(db, read_only=True) as con:
+        return con.execute(sql, params).df()
+
+
+def query_released(
+    table: str,
+    *,
+    order_by: Iterable[str] = (),
+    limit: int = MAX_ROWS,
+    **filters: Any,
+) -> pd.DataFrame:
+    """Rows of a released table, filtered by column equality; an empty frame if the table is absent.
+
+    `filters` maps column -> value: a scalar means `column = value`, a list/tuple means
+    `column in (...)`, None means "no filter". Unknown tables or columns raise ValueError; an
+    absent (not yet built) table returns an empty frame, so pages can show an empty state.
+    Treat the result as read-only (it is shared by the cache).
+    """
+    if not RELEASED_TABLE.match(table):
+        raise ValueError(f"Only released tables (rel_*/ref_*) can be read, not {table!r}.")
+    tables = released_tables()
+    if table not in tables:
+        return pd.DataFrame()
+    known = set(tables[table])
+    unknown = [c for c in [*filters, *order_by] if c not in known]
+    if unknown:
+        raise ValueError(f"{table} has no column(s) {unknown}.")
+    frozen = tuple(
+        sorted((c, tuple(v) if isinstance(v, (list, tuple, set, frozenset)) else v) for c, v in filters.items())
+    )
+    return _query(str(db_path()), _stamp(), table, frozen, tuple(order_by), limit)
+
+
+def waves() -> list[str]:
+    """Released waves, oldest first."""
+    frame = query_released("rel_groups", level="organisation", order_by=["wave"])
+    return [] if frame.empty else [str(w) for w in frame["wave"].dropna().unique()]
+
+
+def dimension_values() -> dict[str, list[str]]:
+    """Known (released, unsuppressed) values of site, department and role: the filter allow-list."""
+    frame = query_released("rel_groups", level=["site", "department", "role"], suppressed=False)
+    out: dict[str, list[str]] = {}
+    for column in ("site", "department", "role"):
+        values = frame[column].dropna().unique().tolist() if not frame.empty else []
+        out[column] = sorted(str(v) for v in values)
+    return out
+
+
+def departments_by_site() -> dict[str, list[str]]:
+    frame = query_released("rel_groups", level="department", suppressed=False)
+    out: dict[str, list[str]] = {}
+    for row in frame.itertuples(index=False):
+        out.setdefault(str(row.site), []).append(str(row.department))
+    return {site: sorted(set(deps)) for site, deps in out.items()}
+
+
+@st.cache_resource(show_spinner=False)
+def ensure_warehouse(db: str) -> list[str]:
+    """Once per process: load the bundled sample into an empty warehouse (a fresh machine shows
+    the sample health system). Returns what was loaded, empty when the warehouse had data."""
+    from pipelines import bootstrap
+
+    return bootstrap.ensure_sample(db)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _settings(db: str, stamp: float) -> dict[str, Any]:
+    from pipelines import assumptions, settings  # noqa: F401  (assumptions registers its settings)
+
+    with warehouse.connect(db, read_only=True) as con:
+        return settings.get_all(con)
+
+
+def settings_values() -> dict[str, Any]:
+    """Every registered setting's current value (defaults where none was saved)."""
+    return _settings(str(db_path()), _stamp())
+
+
+def min_group_size() -> int:
+    """The anonymity threshold k the released tables were built with."""
+    return int(settings_values()["min_group_size"])
+
+
+def clear_cache() -> None:
+    """Drop every cached read: call after the app writes (upload, delete, rebuild, settings)."""
+    st.cache_data.clear()
+
+
+# ------------------------------------------------------------------------------------------
+# Writes. Each opens the warehouse for writing only inside the pipeline call, then the caller
+# clears the cache. Uploaded bytes go to a temporary file named by us (never by the uploader),
+# deleted afterwards.
+# ------------------------------------------------------------------------------------------
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
+
+
+@contextlib.contextmanager
+def _temporary_file(content: bytes, original_name: str) -> Iterator[Path]:
+    suffix = Path(original_name).suffix.lower()
+    suffix = suffix if suffix in UPLOAD_SUFFIXES else ".csv"
+    with tempfile.NamedTemporaryFile(prefix="clinret-upload-", suffix=suffix, delete=False) as handle:
+        path = Path(handle.name)
+        handle.write(content)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _optional_file(content: bytes | None, name: str) -> Iterator[Path | None]:
+    if content is None:
+        yield None
+        return
+    with _temporary_file(content, name) as path:
+        yield path
+
+
+def rebuild() -> str | None:
+    """Rebuild every released table and clear the cache. Returns None, or why the build failed
+    (the previous build stays in place: build writes all tables in one transaction)."""
+    from pipelines import build
+
+    try:
+        build.build(db_path())
+    except Exception as exc:  # noqa: BLE001 - shown to the user; the data itself is safely stored
+        return f"The released tables could not be rebuilt ({exc}); pages still show the previous build."
+    finally:
+        clear_cache()
+    return None
+
+
+def _ingest(content: bytes, name: str, dictionary: bytes | None, **kwargs: Any):
+    from pipelines.ingest import ingest
+
+    with (
+        _temporary_file(content, name) as path,
+        _optional_file(dictionary, "dictionary.csv") as dictionary_path,
+        _temporary_file(b"", "rejected.csv") as rejected,
+    ):
+        result = ingest(
+            path, db=db_path(), original_name=name, dictionary=dictionary_path, rejected_out=rejected, **kwargs
+        )
+        return result, rejected.read_bytes()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _dry_run(file_key: str, _content: bytes, name: str, _dictionary: bytes | None, dictionary_key: str, **kwargs):
+    return _ingest(_content, name, _dictionary, dry_run=True, **kwargs)
+
+
+def dry_run_upload(
+    content: bytes,
+    name: str,
+    *,
+    file_key: str,
+    wave: str | None,
+    fmt: str = "auto",
+    mapping_json: str | None = None,
+    dictionary: bytes | None = None,
+    replace: bool = False,
+):
+    """Validate an upload without storing it: (IngestResult with preview/mapping/errors, rejected-rows
+    CSV bytes). Cached per file, wave, format and mapping, so reruns do not re-read the file."""
+    from pipelines.mapping import parse_mapping
+
+    mapping = parse_mapping(json.loads(mapping_json)) if mapping_json else None
+    stamp = _stamp()  # a new upload elsewhere can make this one a duplicate
+    dictionary_key = hashlib.sha256(dictionary).hexdigest() if dictionary else ""
+    return _dry_run(
+        f"{file_key}:{stamp}", content, name, dictionary, dictionary_key,
+        wave=wave or None, fmt=fmt, mapping=mapping, replace=replace,
+    )  # fmt: skip
+
+
+def load_upload(
+    content: bytes,
+    name: str,
+    *,
+    wave: str | None,
+    fmt: str = "auto",
+    mapping_json: str | None = None,
+    dictionary: bytes | None = None,
+    replace: bool = False,
+    uploaded_by: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
+):
+    """Load for real (all or nothing), rebuild the released tables, clear the cache."""
+    from pipelines.mapping import parse_mapping
+
+    mapping = parse_mapping(json.loads(mapping_json)) if mapping_json else None
+    result, _ = _ingest(
+        content, name, dictionary, wave=wave or None, fmt=fmt, mapping=mapping, replace=replace,
+        uploaded_by=uploaded_by, progress=progress,
+    )  # fmt: skip
+    if result.status == "loaded":
+        if progress:
+            progress(0.9, "Rebuilding the released tables")
+        if problem := rebuild():
+            result.warnings.append(problem)
+    return result
+
+
+def load_headcount(content: bytes, name: str, uploaded_by: str | None = None):
+    """Load a headcount roster, rebuild, clear the cache."""
+    from pipelines.ingest import ingest_headcount
+
+    with _temporary_file(content, name) as path:
+        result = ingest_headcount(path, db=db_path(), uploaded_by=uploaded_by, original_name=name)
+    if result.status == "loaded" and (problem := rebuild()):
+        result.warnings.append(problem)
+    return result
+
+
+def uploads() -> pd.DataFrame:
+    """Upload history (newest last), not cached: it is short and must be current."""
+    from pipelines.ingest import list_uploads
+
+    return pd.DataFrame(list_uploads(db_path()))
+
+
+def delete_upload(upload_id: str, actor: str | None = None) -> dict:
+    """Delete an upload and its rows, rebuild, clear the cache."""
+    from pipelines.ingest import delete_upload as delete
+
+    outcome = delete(upload_id, db_path(), actor=actor)
+    outcome["rebuild_problem"] = rebuild()
+    return outcome
+
+
+def read_mapping(raw: bytes) -> tuple[dict, str | None]:
+    """An uploaded mapping file as a dict, or ({}, a readable reason it cannot be used)."""
+    from pipelines.mapping import parse_mapping
+    from pipelines.readers import InputError
+
+    try:
+        mapping = json.loads(raw.decode("utf-8-sig"))
+        parse_mapping(mapping, "the mapping file")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {}, f"The mapping file is not valid JSON ({exc.__class__.__name__}); it was not used."
+    except InputError as exc:
+        return {}, f"{exc} It was not used."
+    return mapping, None
+
+
+def saved_mapping(columns: list[str]):
+    """The mapping saved for this column layout, if any (auto-applied when a layout returns)."""
+    from pipelines.mapping import saved_mapping_for
+
+    return with_connection(saved_mapping_for, list(columns))
+
+
+def save_mapping(columns: list[str], mapping_json: str, saved_by: str | None = None) -> str:
+    from pipelines.mapping import parse_mapping
+    from pipelines.mapping import save_mapping as save
+
+    with warehouse.connect(db_path()) as con:
+        return save(con, list(columns), parse_mapping(json.loads(mapping_json)), saved_by)
+
+
+def save_settings(values: dict[str, Any], actor: str | None = None) -> str | None:
+    """Validate and store settings in one transaction, then rebuild; returns a rebuild problem or None."""
+    from pipelines import assumptions, settings  # noqa: F401  (assumptions registers its settings)
+
+    with warehouse.connect(db_path()) as con:
+        con.execute("begin transaction")
+        try:
+            for key, value in values.items():
+                settings.put(con, key, value, updated_by=actor)
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    return rebuild()

@@ -1,0 +1,151 @@
+"""Shared sidebar filters (wave, site, department, role), kept in the URL so a link reproduces a view.
+
+Values read from the URL are checked against the released values (dashboard.data); anything
+unknown is dropped with a note and never reaches a query. A department is only meaningful within
+a site (names repeat across sites), so the department filter appears once a site is chosen.
+
+`Filters.selection()` and `Filters.breakdown(by)` translate the choice into the `level` and
+dimension filters of the released tables, e.g. `data.query_released("rel_metrics",
+**f.selection(), wave=f.wave)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import streamlit as st
+
+from dashboard import data
+from pipelines import contract
+
+DIMENSIONS = ("site", "department", "role")
+PARAMS = ("wave", *DIMENSIONS)
+_STATE = "filter_"  # widget keys: filter_wave, filter_site, ...
+_KEEP = "_filters_last"  # last choice, so filters survive a visit to a page without them
+ALL = ""  # the "All sites/departments/roles" option (a selectbox shows None as a placeholder)
+
+
+@dataclass(frozen=True)
+class Filters:
+    wave: str | None = None
+    site: str | None = None
+    department: str | None = None
+    role: str | None = None
+
+    def selection(self) -> dict[str, str | None]:
+        """level + dimensions of the selected group itself (the tiles' row)."""
+        level = _level(self.site is not None, self.department is not None, self.role is not None)
+        return {"level": level, "site": self.site, "department": self.department, "role": self.role}
+
+    def breakdown_options(self) -> list[str]:
+        """Dimensions the selection can still be broken down by."""
+        options = []
+        if self.site is None:
+            options.append("site")
+        if self.department is None:
+            options.append("department")
+        if self.role is None:
+            options.append("role")
+        return options
+
+    def breakdown(self, by: str) -> dict[str, str | None]:
+        """level + dimension filters of the units one step below the selection, by `by`."""
+        if by not in self.breakdown_options():
+            raise ValueError(f"Cannot break {self.describe()} down by {by}.")
+        has_site = self.site is not None or by in ("site", "department")
+        has_dept = self.department is not None or by == "department"
+        has_role = self.role is not None or by == "role"
+        level = _level(has_site, has_dept, has_role)
+        return {"level": level, "site": self.site, "department": self.department, "role": self.role}
+
+    def describe(self) -> str:
+        parts = [p for p in (self.site, self.department) if p]
+        if self.role:
+            parts.append(contract.ROLE_LABELS.get(self.role, self.role))
+        return " · ".join(parts) or "the whole organisation"
+
+    def title(self) -> str:
+        """describe() with a capital first letter (unit names keep their own case)."""
+        text = self.describe()
+        return text[:1].upper() + text[1:]
+
+    def as_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+def _level(site: bool, department: bool, role: bool) -> str:
+    if department:
+        return "department_role" if role else "department"
+    if site:
+        return "site_role" if role else "site"
+    return "role" if role else "organisation"
+
+
+def _label(dim: str):
+    everything = {"site": "All sites", "department": "All departments", "role": "All roles"}[dim]
+
+    def fmt(value: str) -> str:
+        if value == ALL:
+            return everything
+        return contract.ROLE_LABELS.get(value, value) if dim == "role" else value
+
+    return fmt
+
+
+def _initial(name: str, allowed: list, notes: list[str], default=None):
+    """URL value if valid, else the last choice on another page, else the default."""
+    raw = st.query_params.get(name)
+    if raw is not None:
+        if raw in allowed:
+            return raw
+        notes.append(f"The link's {name} is not in the released data, so it was ignored.")
+    last = st.session_state.get(_KEEP, {}).get(name)
+    return last if last in allowed else default
+
+
+def _select(name: str, label: str, options: list, notes: list[str], default=None, fmt=None):
+    key = _STATE + name
+    if key not in st.session_state or st.session_state[key] not in options:
+        st.session_state[key] = _initial(name, options, notes, default)
+    return st.sidebar.selectbox(label, options, key=key, format_func=fmt or str)
+
+
+def sidebar(*, wave: bool = True) -> Filters:
+    """Draw the filters in the sidebar, sync them with the URL and return the choice."""
+    waves = list(reversed(data.waves()))  # latest first
+    known = data.dimension_values()
+    by_site = data.departments_by_site()
+    notes: list[str] = []
+    st.sidebar.subheader("Filters")
+    chosen_wave = None
+    if wave and waves:
+        chosen_wave = _select("wave", "Survey wave", waves, notes, default=waves[0])
+    elif waves:
+        chosen_wave = waves[0]
+    site = _select("site", "Site", [ALL, *known["site"]], notes, default=ALL, fmt=_label("site")) or None
+    department = None
+    if site is not None:
+        departments = [ALL, *by_site.get(site, [])]
+        department = _select("department", "Department", departments, notes, default=ALL, fmt=_label("department"))
+        department = department or None
+    elif st.query_params.get("department") is not None:
+        notes.append("A department needs a site (names repeat across sites), so it was ignored.")
+        st.session_state.pop(_STATE + "department", None)
+    role = _select("role", "Role", [ALL, *known["role"]], notes, default=ALL, fmt=_label("role")) or None
+    chosen = Filters(chosen_wave, site, department, role)
+    for note in notes:
+        st.sidebar.caption(note)
+    _write_url(chosen, include_wave=wave)
+    st.session_state[_KEEP] = chosen.as_dict()
+    return chosen
+
+
+def _write_url(chosen: Filters, include_wave: bool) -> None:
+    for name, value in chosen.as_dict().items():
+        if name == "wave" and not include_wave:
+            continue
+        if value is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != value:
+            st.query_params[name] = value

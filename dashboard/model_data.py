@@ -1,0 +1,270 @@
+"""Cached reads for the model pages (attrition risk, drivers, retention options, intentions).
+
+Built on dashboard.data: released tables come through `data.query_released` (read-only, cached,
+allow-listed), pipeline readers through `data.with_connection`. Scenario runs, saves and comparisons
+go through pipelines.scenarios; pure ones (a run, a comparison) are cached on their arguments and the
+warehouse file's modification time, so a rebuild or a new wave invalidates them. Nothing here draws.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+from dashboard.filters import Filters
+from pipelines import assumptions, contract, drivers, intentions, risk, scenarios, warehouse
+
+# Released model tables (pipelines.models_cli.TABLE_KINDS; built by pipelines.build).
+RISK = "rel_unit_risk"
+DRIVERS = "rel_driver_importance"
+LEAVE_PATHS = "rel_leave_paths"
+LEAVE_REASONS = "rel_leave_reasons"
+CACHE_TTL = 600
+UNIT_DIMS = ("site", "department", "role")
+
+
+def _stamp() -> float:
+    """Changes whenever the warehouse file is written (a build, an upload, a saved scenario)."""
+    try:
+        return os.stat(data.db_path()).st_mtime
+    except OSError:
+        return 0.0
+
+
+def ready(table: str) -> bool:
+    """Has the build produced this released table yet?"""
+    return data.has_table(table)
+
+
+def intentions_k() -> int:
+    """The floor for leave paths and reasons: max(k, setting, 10) (METHODS.md)."""
+    values = data.settings_values()
+    return max(int(values["min_group_size"]), int(values.get("intentions_min_group_size", 10)), 10)
+
+
+def group_hidden(f: Filters) -> bool:
+    """Is the selected group itself hidden in the released tables (fewer than k, or it protects a
+    smaller group)? Pages then show nothing for it, scenarios included."""
+    group = data.query_released("rel_groups", wave=f.wave, **f.selection())
+    return group.empty or bool(group["suppressed"].fillna(True).astype(bool).iloc[0])
+
+
+# ------------------------------------------------------------------------------------------
+# Attrition risk
+# ------------------------------------------------------------------------------------------
+def risk_selection(f: Filters) -> pd.DataFrame:
+    """The rel_unit_risk row of the selected group."""
+    return data.query_released(RISK, wave=f.wave, **f.selection())
+
+
+def risk_units(f: Filters, by: str) -> pd.DataFrame:
+    """rel_unit_risk rows of the units one level below the selection, broken down by `by`."""
+    return data.query_released(RISK, wave=f.wave, **f.breakdown(by))
+
+
+def observed_itl(f: Filters, by: str) -> pd.DataFrame:
+    """Stated ITL (raw, interval, shrunk) of the same units, from rel_metrics, to show beside the model."""
+    return data.query_released("rel_metrics", wave=f.wave, metric="itl", **f.breakdown(by))
+
+
+def risk_by_role(f: Filters) -> pd.DataFrame:
+    """Expected departures and cost exposure per role inside the selection."""
+    if f.role is not None:
+        return risk_selection(f)
+    return data.query_released(RISK, wave=f.wave, **f.breakdown("role"))
+
+
+def departure_assumptions() -> pd.DataFrame:
+    """The assumptions behind expected departures and cost: value, meaning and source."""
+    values = data.settings_values()
+    keys = [
+        assumptions.P_LEAVE_ITL,
+        assumptions.P_LEAVE_NO_ITL,
+        *(assumptions.replacement_cost_key(r) for r in contract.ROLES),
+    ]
+    rows = []
+    for item in assumptions.table():
+        if item["key"] not in keys:
+            continue
+        value = values.get(item["key"], item["default"])
+        shown = f"{100 * float(value):.0f}%" if item["key"] in keys[:2] else f"${float(value):,.0f}"
+        rows.append({"Assumption": item["description"], "Value": shown, "Source": item["source"]})
+    return pd.DataFrame(rows)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _diagnostics(db: str, stamp: float, wave: str | None) -> pd.DataFrame:
+    frame = data.with_connection(risk.read_diagnostics, wave)
+    return frame[frame["model"] == "intent_to_leave"] if not frame.empty else frame
+
+
+def model_quality(wave: str | None) -> dict[str, Any] | None:
+    """Cross-validated quality of the risk model for a wave (AUROC, O/E, slope, verdict, curve)."""
+    frame = _diagnostics(str(data.db_path()), _stamp(), wave)
+    if frame.empty:
+        return None
+    row = frame.iloc[-1].to_dict()
+    curve = row.get("calibration_curve")
+    row["curve"] = pd.DataFrame(json.loads(curve) if isinstance(curve, str) and curve else [])
+    return row
+
+
+# ------------------------------------------------------------------------------------------
+# Drivers
+# ------------------------------------------------------------------------------------------
+def _drivers_wide(f: Filters) -> pd.DataFrame:
+    return data.query_released(DRIVERS, wave=f.wave)
+
+
+def drivers_organisation(f: Filters) -> pd.DataFrame:
+    """Organisation-wide driver importance (one row per driver group) for the wave."""
+    wide = _drivers_wide(f)
+    if wide.empty:
+        return wide
+    long = drivers.to_long(wide)
+    return long[long["level"] == "organisation"].reset_index(drop=True)
+
+
+def driver_units(f: Filters) -> pd.DataFrame:
+    """Units the quadrant can show inside the selection: one row per unit (wide), visible or not,
+    with a `unit` label. The selection itself comes first (unless it is the whole organisation),
+    then sites, departments and roles."""
+    wide = _drivers_wide(f)
+    if wide.empty:
+        return wide
+    frame = wide
+    for dim in UNIT_DIMS:
+        value = getattr(f, dim)
+        if value is not None:
+            frame = frame[frame[dim].astype(object) == value]
+    sel_level = f.selection()["level"]
+    if sel_level == "organisation":  # the organisation against itself says nothing: offer its units
+        frame = frame[frame["level"] != "organisation"]
+    order = {sel_level: 0, "site": 1, "department": 2, "role": 3, "site_role": 4, "department_role": 5}
+    frame = frame.assign(_order=frame["level"].map(order).fillna(9)).sort_values(["_order", *UNIT_DIMS])
+    from pipelines.charts import unit_label
+
+    frame = frame.assign(unit=[unit_label(r) for _, r in frame.iterrows()])
+    return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def drivers_for_unit(f: Filters, unit: pd.Series) -> pd.DataFrame:
+    """One row per driver group for `unit` (a row of driver_units), with act_here."""
+    wide = _drivers_wide(f)
+    keys = {d: (None if pd.isna(unit[d]) else unit[d]) for d in UNIT_DIMS}
+    mask = wide["level"] == unit["level"]
+    for d, v in keys.items():
+        mask &= wide[d].isna() if v is None else wide[d].astype(object) == v
+    # keep the organisation row so act_here can compare with it
+    rows = wide[mask | (wide["level"] == "organisation")]
+    long = drivers.to_long(rows)
+    m = long["level"] == unit["level"]
+    for d, v in keys.items():
+        m &= long[d].isna() if v is None else long[d].astype(object) == v
+    return long[m].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------
+# Intentions and reasons
+# ------------------------------------------------------------------------------------------
+def _intentions_long(table: str, f: Filters, by: str | None) -> pd.DataFrame:
+    filters = f.breakdown(by) if by else f.selection()
+    wide = data.query_released(table, wave=f.wave, **filters)
+    if wide.empty:
+        return wide
+    long = intentions.to_long(wide)
+    # to_long keeps the dimensions but not the flag; carry it across row by row (same order per code)
+    n_codes = len(long) // len(wide) if len(wide) else 0
+    long["suppressed"] = np.tile(wide["suppressed"].fillna(True).astype(bool).to_numpy(), n_codes)
+    return long
+
+
+def leave_paths(f: Filters, by: str | None = None) -> pd.DataFrame:
+    return _intentions_long(LEAVE_PATHS, f, by)
+
+
+def leave_reasons(f: Filters, by: str | None = None) -> pd.DataFrame:
+    return _intentions_long(LEAVE_REASONS, f, by)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def option_map() -> pd.DataFrame:
+    """Which retention option answers which leave path or reason (static, from the pipeline)."""
+    return intentions.option_map()
+
+
+# ------------------------------------------------------------------------------------------
+# Retention options (scenarios)
+# ------------------------------------------------------------------------------------------
+def lever_library() -> list[dict[str, Any]]:
+    """The levers with eligibility, parameters (defaults from the settings), evidence and caveat."""
+    frame = scenarios.lever_library(data.settings_values())
+    out = []
+    for rec in frame.to_dict(orient="records"):
+        rec["parameters"] = json.loads(rec["parameters"])
+        out.append(rec)
+    return out
+
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
+def _run(
+    db: str,
+    stamp: float,
+    levers_json: str,
+    wave: str | None,
+    site: str | None,
+    department: str | None,
+    role: str | None,
+) -> pd.DataFrame:
+    levers = json.loads(levers_json)
+    return data.with_connection(scenarios.run_scenario, levers, wave=wave, site=site, department=department, role=role)
+
+
+def run_scenario(levers: Sequence[dict[str, Any]], f: Filters) -> pd.DataFrame:
+    """Results of a scenario for the selection (one row per lever, plus 'combined'). Cached: the
+    same levers on the same warehouse give the same (seeded) answer."""
+    levers_json = json.dumps(list(levers), sort_keys=True)
+    return _run(str(data.db_path()), _stamp(), levers_json, f.wave, f.site, f.department, f.role)
+
+
+def save_scenario(
+    name: str, levers: Sequence[dict[str, Any]], f: Filters, results: pd.DataFrame, *, overwrite: bool = False
+) -> None:
+    """Store a scenario under a name (ValueError on a duplicate or empty name), then refresh reads.
+
+    The one write these pages make: a short writable connection through the warehouse module, which
+    waits while an ingest or a build holds the file."""
+    scope = {"wave": f.wave, "site": f.site, "department": f.department, "role": f.role}
+    with warehouse.connect(data.db_path()) as con:
+        scenarios.save_scenario(con, name, list(levers), scope, results, created_by="dashboard", overwrite=overwrite)
+    data.clear_cache()
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _saved(db: str, stamp: float) -> pd.DataFrame:
+    return data.with_connection(scenarios.list_scenarios)
+
+
+def saved_scenarios() -> pd.DataFrame:
+    """Saved scenarios, newest first (name, levers, scope, created_by, created_at)."""
+    return _saved(str(data.db_path()), _stamp())
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _compare(db: str, stamp: float, names: tuple[str, ...]) -> pd.DataFrame:
+    return data.with_connection(scenarios.compare_scenarios, list(names))
+
+
+def compare_scenarios(names: Sequence[str]) -> pd.DataFrame:
+    """Saved scenarios side by side (pipelines.scenarios.compare_scenarios)."""
+    return _compare(str(data.db_path()), _stamp(), tuple(names))
+
+
+CAVEAT = scenarios.CAVEAT

@@ -1,0 +1,92 @@
+"""Attrition risk: where stated intent to leave concentrates, what it could cost, and how far to trust the model."""
+
+import streamlit as st
+
+from dashboard import components, data, filters
+from dashboard import model_data as md
+from pipelines import charts
+
+st.title("Attrition risk")
+f = filters.sidebar()
+who = components.escape_markdown(f.describe())
+k = data.min_group_size()
+st.info(charts.ITL_NOTE, icon=":material/info:")
+
+if not md.ready(md.RISK):
+    components.empty("The risk model has not been built for this warehouse yet. It is built after each upload.")
+    st.stop()
+selection = md.risk_selection(f)
+if reason := charts.empty_reason(selection, k, who):
+    components.empty(reason)
+    st.stop()
+
+tiles, intervals = charts.risk_headline(selection)
+st.caption(f"{who[:1].upper()}{who[1:]}, wave {f.wave}.")
+components.tile_row(tiles)
+st.caption(intervals)
+
+st.subheader("Which units are most at risk")
+options = f.breakdown_options()
+if not options:
+    components.empty("This selection is a single unit: widen the filters to compare units.")
+else:
+    by = (
+        st.segmented_control(
+            "Compare units by",
+            options,
+            default="department" if "department" in options and f.site else options[0],
+            format_func=str.capitalize,
+            key="risk_by",
+        )
+        or options[0]
+    )
+    units = md.risk_units(f, by)
+    if reason := charts.empty_reason(units, k, f"the units of {who}"):
+        components.empty(reason)
+    else:
+        components.chart(
+            charts.risk_ranking_figure(units, k),
+            charts.risk_table(units, k, md.observed_itl(f, by)),
+            key="risk_ranking",
+            caption="Estimated intent to leave = the model's average over the unit's respondents, which "
+            "adjusts for role, site and tenure and steadies small units. Dots: estimate; bars: 95% interval. "
+            "Vermillion: above the average of these units.",
+        )
+        components.confidentiality_note(k)
+
+st.subheader("Expected departures and replacement cost by role")
+roles = md.risk_by_role(f)
+if reason := charts.empty_reason(roles, k, f"the roles of {who}"):
+    components.empty(reason)
+else:
+    components.chart(
+        charts.departures_by_role_figure(roles, k),
+        charts.departures_table(roles, k),
+        key="risk_roles",
+        caption="Bars: expected departures in two years with 95% interval; labels: replacement-cost exposure. "
+        "Headcount comes from the roster where one was uploaded, otherwise respondents stand in for it.",
+    )
+with st.expander("The assumptions behind these numbers, and their sources"):
+    st.markdown(
+        "Expected departures = headcount × [estimated ITL × P(leave | ITL) + (1 − estimated ITL) × "
+        "P(leave | no ITL)]; cost exposure = expected departures × replacement cost of the role. "
+        "An administrator can change every value on the Settings page."
+    )
+    st.dataframe(md.departure_assumptions(), hide_index=True)
+
+with st.expander("How good is the model? (cross-validated)"):
+    quality = md.model_quality(f.wave)
+    if quality is None:
+        components.empty("No model quality figures are stored for this wave yet.")
+    else:
+        verdict = str(quality.get("verdict") or "")
+        (st.success if verdict.startswith("Well") else st.warning)(verdict)
+        summary = charts.model_quality_summary(quality)
+        for column, (label, value) in zip(st.columns(len(summary)), summary.items(), strict=True):
+            column.metric(label, value)
+        st.caption(
+            "AUROC: how well the model ranks people who state intent to leave above those who do not "
+            "(0.5 = chance, 1 = perfect). Observed/expected near 1 and a calibration slope near 1 mean "
+            "the estimated rates match what respondents said. Figures come from 5-fold cross-validation."
+        )
+        components.chart(charts.calibration_figure(quality["curve"]), quality["curve"], key="risk_calibration")

@@ -1,0 +1,62 @@
+"""Drivers: what goes with intent to leave across the organisation, and where each unit should act."""
+
+import streamlit as st
+
+from dashboard import components, data, filters
+from dashboard import model_data as md
+from pipelines import charts
+
+st.title("Drivers of intent to leave")
+f = filters.sidebar()
+k = data.min_group_size()
+if not md.ready(md.DRIVERS):
+    components.empty("The driver analysis has not been built for this warehouse yet. It is built after each upload.")
+    st.stop()
+
+st.subheader("What matters most across the organisation")
+organisation = md.drivers_organisation(f)
+if organisation.empty or organisation["importance"].isna().all():
+    components.empty(f"No driver analysis was released for wave {f.wave}.")
+else:
+    components.chart(
+        charts.importance_figure(organisation),
+        charts.driver_table(organisation),
+        key="drivers_importance",
+        caption="Share of what the drivers together explain about stated intent to leave (general dominance "
+        "analysis, which splits shared influence fairly between related drivers). Bars: 95% bootstrap interval. "
+        "Vermillion: worse conditions go with more intent to leave; blue: the opposite. These are associations "
+        "in one survey, not proof of cause.",
+    )
+
+st.subheader("Where to act: importance against this unit's results")
+units = md.driver_units(f)
+if units.empty:
+    components.empty(f"No unit of {components.escape_markdown(f.describe())} has a driver analysis in wave {f.wave}.")
+    st.stop()
+labels = units["unit"].tolist()
+choice = st.selectbox("Unit", range(len(labels)), format_func=lambda i: labels[i], key="drivers_unit")
+unit = units.iloc[choice]
+who = components.escape_markdown(unit["unit"])
+if bool(unit["suppressed"]):
+    components.empty(
+        f"{who} is hidden to protect confidentiality (fewer than {k} respondents, or showing it "
+        "would reveal a smaller group). Choose another unit or widen the filters."
+    )
+    st.stop()
+if unit["weights_source"] == "organisation":
+    st.info(
+        f"{who} has fewer than 25 respondents, too few to estimate its own driver weights reliably, "
+        "so it borrows the organisation's weights. The unfavourable shares are its own.",
+        icon=":material/info:",
+    )
+unit_rows = md.drivers_for_unit(f, unit)
+components.chart(
+    charts.quadrant_figure(unit_rows, organisation, unit["unit"]),
+    charts.driver_table(unit_rows),
+    key="drivers_quadrant",
+    caption="Across: how much the driver matters (its share of explained intent to leave; dotted line = the "
+    "median driver). Up: the share of unfavourable answers in this unit; grey rings: the organisation. "
+    "Diamonds matter more than most and are worse here than in the organisation: act there first. "
+    "Clinical FTE has no unfavourable answer, so it is not placed.",
+)
+components.confidentiality_note(k)

@@ -1,0 +1,36 @@
+"""Methodology: every measure, question, model and confidentiality rule, generated from the code's
+own definitions (contract, metric catalogue, settings registry, reference figures)."""
+
+import streamlit as st
+
+from dashboard import data
+from pipelines import assumptions, charts, contract, drivers, privacy, risk  # noqa: F401
+from pipelines.settings import SETTINGS_BY_KEY
+
+st.title("Methodology")
+st.caption("Generated from the definitions the pipelines use, so it cannot drift from the numbers.")
+k = data.min_group_size()
+tabs = st.tabs(["Measures", "Survey questions", "Models", "Confidentiality", "Benchmarks", "Assumptions"])
+with tabs[0]:
+    st.markdown("Every rate comes with n and a 95% Wilson interval; changes between waves with a 95% interval "
+                "(Newcombe). Units are ranked on an empirical-Bayes shrunk rate so small units are not "
+                "ranked on noise.")  # fmt: skip
+    st.dataframe(charts.metric_definitions(), hide_index=True)
+with tabs[1]:
+    st.dataframe(charts.item_definitions(), hide_index=True)
+    st.markdown(f"**Intent to leave** (“{contract.FIELDS_BY_NAME['intent_to_leave'].description}”): answers "
+                f"{', '.join(contract.INTENT_TO_LEAVE_LABELS)}; the rate counts answers from "
+                f"“{contract.INTENT_TO_LEAVE_LABELS[contract.ITL_THRESHOLD - 1]}” up. It is a stated intention: "
+                "most people who say it do not leave, so it is never shown as a number of leavers.")  # fmt: skip
+with tabs[2]:
+    st.subheader("Attrition risk")
+    st.markdown(risk.__doc__)
+    st.subheader("Drivers")
+    st.markdown(drivers.__doc__)
+with tabs[3]:
+    st.markdown(f"The anonymity threshold is **{k}** respondents now (set on the Settings page, never below 3).")
+    st.markdown(privacy.__doc__)
+with tabs[4]:
+    st.dataframe(data.query_released("ref_benchmarks"), hide_index=True)
+with tabs[5]:
+    st.dataframe(charts.settings_definitions(SETTINGS_BY_KEY.values(), data.settings_values()), hide_index=True)

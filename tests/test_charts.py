@@ -1,0 +1,146 @@
+"""Figure builders in pipelines.charts.core: titles state the finding, hover carries n and the
+interval, hidden cells stay hidden, colours are colour-blind safe. Real released rows from a
+warehouse built on the sample, plus small hand-made frames for the edge cases."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines import charts
+from pipelines.bootstrap import load_sample
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    db = tmp_path_factory.mktemp("charts") / "warehouse.duckdb"
+    load_sample(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            "metrics": con.execute("select * from rel_metrics").df(),
+            "groups": con.execute("select * from rel_groups").df(),
+            "benchmarks": con.execute("select * from ref_benchmarks").df(),
+        }
+
+
+def org(frame: pd.DataFrame, wave: str = "2026") -> pd.DataFrame:
+    return frame[(frame["level"] == "organisation") & (frame["wave"] == wave)]
+
+
+def trace_text(fig) -> str:
+    return " ".join(
+        str(t) for trace in fig.data for t in np.ravel(trace.customdata if trace.customdata is not None else [])
+    )
+
+
+def test_tiles_report_change_and_never_call_itl_leavers(released):
+    tiles = charts.tiles(org(released["metrics"]), org(released["groups"]), 5)
+    assert [t.label for t in tiles] == ["Respondents", "Response rate", "Burnout", "Intend to leave (2 yrs)"]
+    itl = tiles[-1]
+    assert itl.value.endswith("%") and itl.delta
+    assert "not the number of people who will leave" in itl.help
+    assert "n = " in itl.help and "95% interval" in itl.help
+
+
+def test_heatmap_hides_suppressed_cells_and_titles_the_worst_unit(released):
+    m = released["metrics"]
+    units = m[(m["level"] == "department_role") & (m["wave"] == "2026") & (m["site"] == "Eastgate Clinics")]
+    assert units["suppressed"].any()
+    fig = charts.heatmap_figure(units, 5)
+    assert fig.layout.title.text.startswith("Burnout is highest in")
+    assert "hidden (fewer than 5)" in fig.layout.title.text or "unit(s) hidden" in fig.layout.title.text
+    values = fig.data[1]
+    texts = [t for row in values.text for t in row]
+    assert "fewer than 5" in texts
+    hover = trace_text(fig)
+    assert "n = " in hover and "95% interval" in hover
+    # a hidden cell has no colour value at all
+    hidden = [(i, j) for i, row in enumerate(values.text) for j, t in enumerate(row) if t == "fewer than 5"]
+    assert all(values.z[i][j] is None for i, j in hidden)
+
+
+def test_unit_names_cannot_inject_plotly_html():
+    frame = pd.DataFrame(
+        {
+            "wave": ["2026"], "site": ["<a href='http://x'>Evil</a>"], "department": [None], "role": [None],
+            "level": ["site"], "n": [50], "suppressed": [False], "metric": ["burnout"], "stat": ["rate"],
+            "answered": [50], "value": [0.4], "lo": [0.3], "hi": [0.5], "shrunk": [0.4], "change": [np.nan],
+            "change_lo": [np.nan], "change_hi": [np.nan], "exceeds_noise": [pd.NA], "display": ["40.0%"],
+        }
+    )  # fmt: skip
+    fig = charts.heatmap_figure(frame, 5)
+    assert "<a href" not in str(fig.data[1].y) and "&lt;a href" in str(fig.data[1].y)
+
+
+def test_benchmarks_compare_with_sources(released):
+    table = charts.benchmark_table(org(released["metrics"]), released["benchmarks"], None)
+    assert {"burnout", "itl"} <= set(table["metric"])
+    assert table["source"].str.len().gt(10).all()
+    fig = charts.benchmark_figure(table, "The whole organisation")
+    assert "Burnout" in fig.layout.title.text and "%" in fig.layout.title.text
+    assert fig.data[0].marker.color == charts.OKABE_ITO[0]
+    assert "n = " in fig.data[0].hovertemplate and "95% interval" in fig.data[0].hovertemplate
+
+
+def test_trend_marks_changes_beyond_noise_and_titles_them(released):
+    m = released["metrics"]
+    rows = m[(m["level"] == "organisation") & (m["metric"] == "itl")]
+    fig = charts.trend_figure(rows, "itl", 5)
+    assert "beyond noise" in fig.layout.title.text
+    assert any(t.name == "change beyond noise" for t in fig.data)
+    assert fig.data[0].error_y.array is not None
+    assert "n = " in trace_text(fig)
+
+
+def test_trend_with_one_wave_says_so(released):
+    m = released["metrics"]
+    rows = m[(m["level"] == "organisation") & (m["metric"] == "burnout") & (m["wave"] == "2026")]
+    assert "only one wave" in charts.trend_figure(rows, "burnout", 5).layout.title.text
+
+
+def test_findings_are_three_sentences_from_released_numbers(released):
+    m = released["metrics"]
+    sel = org(m)
+    units = m[(m["level"] == "site") & (m["wave"] == "2026")]
+    bench = charts.benchmark_table(sel, released["benchmarks"], None)
+    sentences = charts.findings(sel, units, bench, "the whole organisation")
+    assert len(sentences) == 3
+    burnout = sel[sel["metric"] == "burnout"]["value"].iloc[0]
+    assert f"{100 * burnout:.0f}% report burnout" in sentences[0]
+    assert "not a forecast of departures" in sentences[0]
+    assert all("will leave" not in s for s in sentences)
+
+
+def test_empty_and_fully_hidden_states_are_explained():
+    assert "No released results" in charts.empty_reason(pd.DataFrame(), 5)
+    hidden = pd.DataFrame({"suppressed": [True, True]})
+    assert "fewer than 5" in charts.empty_reason(hidden, 5)
+    assert charts.empty_reason(pd.DataFrame({"suppressed": [True, False]}), 5) is None
+
+
+def test_formatting():
+    assert charts.format_value(0.4123, "rate") == "41.2%"
+    assert charts.format_value(np.nan, "rate", "≤15%") == "≤15%"
+    assert charts.format_change(-0.03, "rate", True) == "-3.0 pts"
+    assert charts.format_change(0.01, "rate", False) == "+1.0 pts (within noise)"
+    assert charts.format_change(np.nan, "rate", None) == ""
+
+
+def test_methodology_tables_cover_every_metric_and_item():
+    from pipelines import contract
+    from pipelines.metrics import METRICS
+
+    metrics = charts.metric_definitions()
+    assert len(metrics) == len(METRICS) and metrics["definition"].str.len().gt(0).all()
+    items = charts.item_definitions()
+    assert list(items["question"]) == [i.question for i in contract.ITEMS]
+
+
+def test_safe_csv_neutralises_formulas():
+    from dashboard.components import safe_csv
+
+    text = safe_csv(pd.DataFrame({"unit": ["=cmd()", "+1", "ok"], "value": [1.5, -2.0, 3.0]})).decode()
+    assert "'=cmd()" in text and "'+1" in text and "\nok," in text
+    assert "-2.0" in text  # numbers stay numbers
