@@ -13,7 +13,6 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -180,9 +179,7 @@ def _intentions_long(table: str, f: Filters, by: str | None) -> pd.DataFrame:
     if wide.empty:
         return wide
     long = intentions.to_long(wide)
-    # to_long keeps the dimensions but not the flag; carry it across row by row (same order per code)
-    n_codes = len(long) // len(wide) if len(wide) else 0
-    long["suppressed"] = np.tile(wide["suppressed"].fillna(True).astype(bool).to_numpy(), n_codes)
+    long["suppressed"] = long["suppressed"].fillna(True).astype(bool)
     return long
 
 

@@ -26,10 +26,16 @@ TABLE_NAME = re.compile(r"^(rel|ref)_[a-z0-9_]+$")
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What every producer needs besides the connection: the confidentiality thresholds."""
+    """What every producer needs besides the connection: the confidentiality thresholds.
+
+    Producers compute on a read-only connection; a producer that must also store something that
+    is not a released table (model diagnostics) appends a function to `after_write`, which runs
+    inside the write transaction with the read-write connection.
+    """
 
     k: int
     intentions_k: int
+    after_write: list[Callable[[duckdb.DuckDBPyConnection], None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,9 @@ def _validate(table: Released, ctx: BuildContext) -> None:
         raise ValueError("; ".join(map(str, problems[:5])))
 
 
-def write(con: duckdb.DuckDBPyConnection, tables: list[Released]) -> list[str]:
+def write(
+    con: duckdb.DuckDBPyConnection, tables: list[Released], ctx: BuildContext | None = None
+) -> list[str]:
     """Store the tables and the manifest in one transaction; returns stale tables dropped."""
     names = {t.name for t in tables}
     existing = [
@@ -124,6 +132,8 @@ def write(con: duckdb.DuckDBPyConnection, tables: list[Released]) -> list[str]:
             "insert into release_manifest values (?, ?, ?, current_timestamp)",
             [[t.name, t.kind, len(t.frame)] for t in tables],
         )
+        for hook in ctx.after_write if ctx else ():
+            hook(con)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -131,8 +141,8 @@ def write(con: duckdb.DuckDBPyConnection, tables: list[Released]) -> list[str]:
     return stale
 
 
-def build_into(con: duckdb.DuckDBPyConnection) -> BuildSummary:
-    """Run every producer against an open warehouse connection and store the results."""
+def compute(con: duckdb.DuckDBPyConnection) -> tuple[list[Released], BuildContext, float]:
+    """Run every producer (reads only) and check each table; nothing is stored yet."""
     started = time.perf_counter()
     k, k_int = privacy.thresholds(con)
     ctx = BuildContext(k=k, intentions_k=k_int)
@@ -141,17 +151,35 @@ def build_into(con: duckdb.DuckDBPyConnection) -> BuildSummary:
         for table in producer(con, ctx):
             _validate(table, ctx)
             tables.append(table)
-    dropped = write(con, tables)
+    return tables, ctx, started
+
+
+def _summary(tables: list[Released], ctx: BuildContext, started: float, dropped: list[str]) -> BuildSummary:
     return BuildSummary(
         tables={t.name: len(t.frame) for t in tables},
-        k=k,
-        intentions_k=k_int,
+        k=ctx.k,
+        intentions_k=ctx.intentions_k,
         seconds=time.perf_counter() - started,
         dropped=dropped,
     )
 
 
+def build_into(con: duckdb.DuckDBPyConnection) -> BuildSummary:
+    """Compute and store every released table on one open read-write connection."""
+    tables, ctx, started = compute(con)
+    return _summary(tables, ctx, started, write(con, tables, ctx))
+
+
 def build(db: str | os.PathLike | None = None) -> BuildSummary:
-    """Open the warehouse (`--db`, $CLINRET_DB or the default), build every released table."""
+    """Build every released table of the warehouse (`--db`, $CLINRET_DB or the default).
+
+    The slow part (models, bootstraps) runs on a read-only connection, so other readers are not
+    locked out while it runs; the warehouse is opened for writing only to store the results, in
+    one short transaction. If data changed in between, the next build catches up.
+    """
+    with warehouse.connect(db):  # create and migrate first if needed (brief)
+        pass
+    with warehouse.connect(db, read_only=True) as con:
+        tables, ctx, started = compute(con)
     with warehouse.connect(db) as con:
-        return build_into(con)
+        return _summary(tables, ctx, started, write(con, tables, ctx))

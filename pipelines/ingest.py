@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import os
 import time
 import uuid
@@ -704,7 +703,7 @@ def _attach_with_retry(mem, path: Path) -> None:
             mem.execute("attach ? as wh", [str(path)])
             return
         except duckdb.Error as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+            if not warehouse.is_busy_error(exc) or time.monotonic() >= deadline:
                 raise
             time.sleep(delay)
             delay = min(delay * 1.6, 1.0)

@@ -269,7 +269,7 @@ def leave_reasons(
 
 def to_long(wide: pd.DataFrame) -> pd.DataFrame:
     """One row per unit x answer (question, code, label, count, pct) from a released wide table."""
-    base = ["wave", "site", "department", "role", "level", "n"]
+    base = ["wave", "site", "department", "role", "level", "n", "suppressed"]
     base = [c for c in base if c in wide.columns]
     parts = []
     for question, codes, labels in (

@@ -120,7 +120,10 @@ def produce_models(con: duckdb.DuckDBPyConnection, ctx: Any) -> list[Any]:
     out = []
     if not con.execute("select count(*) from responses").fetchall()[0][0]:
         return out  # nothing to model yet; the pages say so
-    for name, (frame, kind) in model_tables(con).items():
+    built = build_models(con, assumptions.values(con))
+    diagnostics = built.diagnostics
+    ctx.after_write.append(lambda write_con: risk.store_diagnostics(write_con, diagnostics))
+    for name, (frame, kind) in built.tables.items():
         out.append(Released(name, release_table(name, frame, kind, ctx.k, ctx.intentions_k), kind=kind))
     return out
 

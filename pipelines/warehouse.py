@@ -38,9 +38,21 @@ def resolve_db(path: str | os.PathLike | None = None) -> Path:
     return DEFAULT_DB
 
 
-def _is_lock_error(exc: Exception) -> bool:
+def is_busy_error(exc: Exception) -> bool:
+    """The warehouse is held by someone else: another process (a file lock) or, in this process,
+    a connection opened with a different mode (the app reading while an upload writes)."""
     text = str(exc).lower()
-    return "lock" in text or "being used by another process" in text or "conflicting" in text
+    return any(
+        needle in text
+        for needle in (
+            "lock",
+            "being used by another process",
+            "conflicting",
+            "different configuration",
+            "unique file handle conflict",
+            "already attached",
+        )
+    )
 
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -82,8 +94,8 @@ def connect(
             con = _open(path, read_only)
             break
         except duckdb.Error as exc:
-            if not _is_lock_error(exc) or time.monotonic() >= deadline:
-                if _is_lock_error(exc):
+            if not is_busy_error(exc) or time.monotonic() >= deadline:
+                if is_busy_error(exc):
                     raise WarehouseBusy(
                         f"The warehouse {path} is in use by another process (an ingest or build is "
                         "running). Try again when it has finished."

@@ -20,18 +20,9 @@ RISK, DRIVERS = "dashboard/pages/attrition_risk.py", "dashboard/pages/drivers.py
 OPTIONS, INTENTIONS = "dashboard/pages/retention_options.py", "dashboard/pages/intentions.py"
 
 
-def _ensure_model_producer() -> None:
-    """Until pipelines/build.py lists the model producer, add it for the test warehouse."""
-    from pipelines import models_cli
-
-    if not any(getattr(p, "__name__", "") == "produce_models" for p in build.PRODUCERS):
-        build.PRODUCERS.append(models_cli.produce_models)
-
-
 @pytest.fixture(scope="session")
 def warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("model_pages") / "warehouse.duckdb"
-    _ensure_model_producer()
     bootstrap.load_sample(db, build=False)
     build.build(db)
     return db

@@ -27,37 +27,15 @@ def _load_helpers():
 browser_helpers = _load_helpers()
 
 
-def _models_in_build() -> bool:
-    from pipelines import build
-
-    return any(getattr(p, "__name__", "") == "produce_models" for p in build.PRODUCERS)
-
-
-def _prebuild(db: Path) -> None:
-    from pipelines import bootstrap, build, models_cli
-
-    bootstrap.load_sample(db, build=False)
-    with_models = [*build.PRODUCERS, models_cli.produce_models]
-    saved, build.PRODUCERS[:] = list(build.PRODUCERS), with_models
-    try:
-        build.build(db)
-    finally:
-        build.PRODUCERS[:] = saved
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A running app on an empty warehouse (it loads the bundled sample on first start)."""
     if not Path(browser_helpers.CHROMIUM).exists():
-        pytest.skip(f"chromium not found at {browser_helpers.CHROMIUM} (`make browser` installs it)")
+        pytest.fail(f"chromium not found at {browser_helpers.CHROMIUM} (`make browser` installs it)")
     tmp = tmp_path_factory.mktemp("e2e")
     db = tmp / "warehouse.duckdb"
     log = tmp / "streamlit.log"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    if not _models_in_build():
-        # Until pipelines/build.py lists the model producer the app's own first-run build would have
-        # no model tables; build the sample here with it so the model pages have something to show.
-        _prebuild(db)
     with browser_helpers.start_app(db, log=log) as url:
         yield {"url": url, "db": db, "log": log, "tmp": tmp}
     # keep the server log beside the screenshots for anyone debugging a failure
