@@ -382,3 +382,13 @@ def save_settings(values: dict[str, Any], actor: str | None = None) -> str | Non
             con.execute("rollback")
             raise
     return rebuild()
+
+
+def export(fmt: str, *, wave: str | None, site: str | None, department: str | None, actor: str | None, progress=None):
+    """Build one export (pdf, xlsx, pptx, csv) of the released tables for a scope; audited by the
+    pipeline. Returns (bytes, file name, mime type); raises reports.ScopeError for a hidden scope."""
+    from pipelines import reports
+
+    return reports.build_export(
+        fmt, db=db_path(), wave=wave, site=site, department=department, actor=actor, progress=progress
+    )

@@ -92,22 +92,34 @@ def _label(dim: str):
     return fmt
 
 
+_URL = "_filters_url"  # what this app last wrote to the URL, to tell a pasted link from navigation
+
+
 def _initial(name: str, allowed: list, notes: list[str], default=None):
-    """URL value if valid, else the last choice on another page, else the default."""
+    """A link's value when the URL carries a new one, else the last choice (kept across pages,
+    whose widgets Streamlit resets on navigation), else the default."""
     raw = st.query_params.get(name)
-    if raw is not None:
+    if raw is not None and raw != st.session_state.get(_URL, {}).get(name):
         if raw in allowed:
             return raw
         notes.append(f"The link's {name} is not in the released data, so it was ignored.")
     last = st.session_state.get(_KEEP, {}).get(name)
+    if last is None and name != "wave" and _KEEP in st.session_state:
+        last = ALL  # the user chose "All" earlier
     return last if last in allowed else default
+
+
+def _remember(name: str) -> None:
+    """on_change: the user's choice becomes the one every page starts from."""
+    keep = dict(st.session_state.get(_KEEP, {}))
+    keep[name] = st.session_state.get(_STATE + name) or None
+    st.session_state[_KEEP] = keep
 
 
 def _select(name: str, label: str, options: list, notes: list[str], default=None, fmt=None):
     key = _STATE + name
-    if key not in st.session_state or st.session_state[key] not in options:
-        st.session_state[key] = _initial(name, options, notes, default)
-    return st.sidebar.selectbox(label, options, key=key, format_func=fmt or str)
+    st.session_state[key] = _initial(name, options, notes, default)
+    return st.sidebar.selectbox(label, options, key=key, format_func=fmt or str, on_change=_remember, args=(name,))
 
 
 def sidebar(*, wave: bool = True) -> Filters:
@@ -141,6 +153,7 @@ def sidebar(*, wave: bool = True) -> Filters:
 
 
 def _write_url(chosen: Filters, include_wave: bool) -> None:
+    st.session_state[_URL] = {k: v for k, v in chosen.as_dict().items() if v is not None}
     for name, value in chosen.as_dict().items():
         if name == "wave" and not include_wave:
             continue

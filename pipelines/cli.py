@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "pipelines.docs",
     "pipelines.analytics_cli",
     "pipelines.models_cli",
+    "pipelines.reports_cli",
 )
 
 

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pipelines import warehouse as warehouse_module
 from pipelines.bootstrap import load_sample
 from tests.conftest import MAPPINGS, ROOT
 
@@ -136,12 +137,17 @@ def test_trends_page_with_breakdown(warehouse):
     assert len(at.get("plotly_chart")) >= 1
 
 
-def test_reports_offers_the_released_metrics_as_csv(warehouse):
+def test_reports_builds_a_scoped_export_on_click_and_audits_it(warehouse):
     at = open_page("reports", site="North Campus")
+    assert "North Campus" in text_of(at)
+    assert not at.get("download_button")  # nothing is built until asked
+    at.button(key="build_csv").click().run()
+    assert not at.exception, [e.value for e in at.exception]
     assert at.get("download_button")
-    assert "released figures" in text_of(at)
-    at.toggle(key="report_all_waves").set_value(True).run()
-    assert not at.exception
+    assert "Ready: " in text_of(at)
+    with warehouse_module.connect(warehouse, read_only=True) as con:
+        rows = con.execute("select object, detail from audit_log where action = 'export'").fetchall()
+    assert rows and "North Campus" in rows[-1][1]
 
 
 def test_methodology_is_generated_from_the_contract(warehouse):

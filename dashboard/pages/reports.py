@@ -1,34 +1,53 @@
-"""Reports: the released metrics for the current filters as CSV (PDF, Excel and slides come later)."""
+"""Reports: the board report, workbook, slides and CSV extracts for the current scope, built on click."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import components, data, filters
-from pipelines import charts
+
+FORMATS = {
+    "pdf": ("Board report (PDF)", "Cover, executive summary, risk, drivers, intentions, scenarios, trends, methods."),
+    "xlsx": ("Excel workbook", "A README sheet and one formatted sheet per released table."),
+    "pptx": ("Slide deck (PowerPoint)", "Eight or nine slides a leader can present as they are."),
+    "csv": ("CSV extracts (zip)", "One CSV per released table with n and suppressed, plus a manifest."),
+}
 
 st.title("Reports")
 f = filters.sidebar()
 k = data.min_group_size()
-all_waves = st.toggle("Every wave (for trends), not only the selected wave", key="report_all_waves")
-breakdowns = st.multiselect("Include units by", f.breakdown_options(), default=f.breakdown_options()[:1],
-                            format_func=str.capitalize, key="report_by")  # fmt: skip
-wave = None if all_waves else f.wave
-scopes = [f.selection(), *(f.breakdown(by) for by in breakdowns)]
-frames = [data.query_released("rel_metrics", wave=wave, order_by=["wave"], **scope) for scope in scopes]
-rows = pd.concat([x for x in frames if not x.empty], ignore_index=True) if any(not x.empty for x in frames) else None
-if rows is None or (reason := charts.empty_reason(rows, k, f.describe())):
-    components.empty(reason if rows is not None else f"No released results for {f.describe()}.")
-    st.stop()
-
-waves_text = "all waves" if all_waves else f"wave {f.wave}"
-st.markdown(f"**{len(rows):,} released figures** for {components.escape_markdown(f.describe())}, {waves_text}.")
+scope = " / ".join(p for p in (f.site, f.department) if p) or "the whole organisation"
+st.markdown(f"Exports for **{components.escape_markdown(scope)}**, wave **{f.wave}** (earlier waves for trends).")
+if f.role:
+    st.caption("Exports cover every role of the scope; the role filter narrows the screen only.")
 st.caption(
-    "The file holds exactly what the dashboard shows: hidden cells stay hidden (value empty, "
-    f"'suppressed' true, fewer than {k} respondents or protecting a smaller group). Text cells are "
-    "written so a spreadsheet cannot run them as formulas."
+    f"Every file is built from the released tables only: groups under {k} respondents (10 for leave paths "
+    "and reasons) stay hidden exactly as on screen, and each export is written to the audit log."
 )
-name = "_".join(p for p in ("clinret_metrics", f.site, f.department, f.role, None if all_waves else f.wave) if p)
-components.csv_download(rows, label="Download CSV", file_name=f"{name}.csv".replace(" ", "-"), key="report_csv")
-with st.expander("Preview", expanded=True):
-    st.dataframe(charts.metrics_table(rows.head(500), k), hide_index=True)
-st.caption("Board report (PDF), Excel workbook and slide exports are planned; they will use these same tables.")
+
+scope_key = (f.wave, f.site, f.department)  # a file built for another scope is not offered here
+for fmt, (label, blurb) in FORMATS.items():
+    with st.container(border=True):
+        left, right = st.columns([3, 1])
+        left.markdown(f"**{label}**  \n{blurb}")
+        if right.button("Build", key=f"build_{fmt}", use_container_width=True):
+            bar = st.progress(0.0, text=f"Building the {label.lower()}…")
+            try:
+                content, file_name, mime = data.export(
+                    fmt,
+                    wave=f.wave,
+                    site=f.site,
+                    department=f.department,
+                    actor=components.current_user(),
+                    progress=lambda fraction, text: bar.progress(min(max(float(fraction), 0.0), 1.0), text=text),
+                )
+            except ValueError as exc:  # reports.ScopeError: a scope that is not released
+                bar.empty()
+                st.error(str(exc))
+            else:
+                bar.empty()
+                st.session_state[f"export_{fmt}"] = (scope_key, content, file_name, mime)
+        built = st.session_state.get(f"export_{fmt}")
+        if built and built[0] == scope_key:
+            _, content, file_name, mime = built
+            right.download_button("Download", content, file_name=file_name, mime=mime, key=f"download_{fmt}",
+                                  use_container_width=True)  # fmt: skip
+            left.caption(f"Ready: {file_name} ({len(content) / 1024:,.0f} KB)")
