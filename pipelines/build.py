@@ -102,9 +102,7 @@ def _validate(table: Released, ctx: BuildContext) -> None:
         raise ValueError("; ".join(map(str, problems[:5])))
 
 
-def write(
-    con: duckdb.DuckDBPyConnection, tables: list[Released], ctx: BuildContext | None = None
-) -> list[str]:
+def write(con: duckdb.DuckDBPyConnection, tables: list[Released], ctx: BuildContext | None = None) -> list[str]:
     """Store the tables and the manifest in one transaction; returns stale tables dropped."""
     names = {t.name for t in tables}
     existing = [

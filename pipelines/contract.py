@@ -412,25 +412,130 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("site", "text", "VARCHAR", True, description="Site or campus", synonyms=("campus", "location", "hospital", "facility", "site_name")),
-    Field("department", "text", "VARCHAR", True, description="Department, service line or unit", synonyms=("dept", "unit", "service_line", "service", "division", "department_name")),
-    Field("role", "role", "VARCHAR", True, description="Clinical role", synonyms=("job_role", "position", "job_title", "staff_role", "profession", "role_type", "clinician_type"), values=ROLES),
-    Field("specialty", "text", "VARCHAR", description="Specialty (optional)", synonyms=("speciality", "specialty_name")),
-    Field("tenure_band", "band", "VARCHAR", description="Years at the organisation, banded", synonyms=("tenure", "years_at_organisation", "years_at_organization", "years_in_practice", "tenure_years", "years_of_service"), values=TENURE_BANDS),
-    Field("age_band", "band", "VARCHAR", description="Age, banded", synonyms=("age", "age_years", "age_group"), values=AGE_BANDS),
+    Field(
+        "site",
+        "text",
+        "VARCHAR",
+        True,
+        description="Site or campus",
+        synonyms=("campus", "location", "hospital", "facility", "site_name"),
+    ),
+    Field(
+        "department",
+        "text",
+        "VARCHAR",
+        True,
+        description="Department, service line or unit",
+        synonyms=("dept", "unit", "service_line", "service", "division", "department_name"),
+    ),
+    Field(
+        "role",
+        "role",
+        "VARCHAR",
+        True,
+        description="Clinical role",
+        synonyms=("job_role", "position", "job_title", "staff_role", "profession", "role_type", "clinician_type"),
+        values=ROLES,
+    ),
+    Field(
+        "specialty", "text", "VARCHAR", description="Specialty (optional)", synonyms=("speciality", "specialty_name")
+    ),
+    Field(
+        "tenure_band",
+        "band",
+        "VARCHAR",
+        description="Years at the organisation, banded",
+        synonyms=(
+            "tenure",
+            "years_at_organisation",
+            "years_at_organization",
+            "years_in_practice",
+            "tenure_years",
+            "years_of_service",
+        ),
+        values=TENURE_BANDS,
+    ),
+    Field(
+        "age_band",
+        "band",
+        "VARCHAR",
+        description="Age, banded",
+        synonyms=("age", "age_years", "age_group"),
+        values=AGE_BANDS,
+    ),
     Field("gender", "gender", "VARCHAR", description="Gender", synonyms=("sex", "gender_identity"), values=GENDERS),
-    Field("clinical_fte", "fte", "DOUBLE", minimum=0.0, maximum=1.0, description="Clinical FTE (0-1; 80 or 80% read as 0.8)", synonyms=("fte", "clinical_fte_percent", "cfte")),
-    Field("call_nights_per_month", "integer", "INTEGER", minimum=0, maximum=31, description="Nights on call per month", synonyms=("call_nights", "night_call", "call_per_month", "nights_on_call")),
-    Field("ehr_after_hours_per_week", "number", "DOUBLE", minimum=0, maximum=80, description="Hours a week on the EHR outside scheduled time", synonyms=("ehr_after_hours", "pajama_time", "after_hours_ehr", "ehr_hours_after_hours")),
-    Field("inbox_messages_per_day", "number", "DOUBLE", minimum=0, maximum=500, description="In-basket messages a day", synonyms=("inbox_messages", "inbox_per_day", "inbasket", "in_basket_messages")),
+    Field(
+        "clinical_fte",
+        "fte",
+        "DOUBLE",
+        minimum=0.0,
+        maximum=1.0,
+        description="Clinical FTE (0-1; 80 or 80% read as 0.8)",
+        synonyms=("fte", "clinical_fte_percent", "cfte"),
+    ),
+    Field(
+        "call_nights_per_month",
+        "integer",
+        "INTEGER",
+        minimum=0,
+        maximum=31,
+        description="Nights on call per month",
+        synonyms=("call_nights", "night_call", "call_per_month", "nights_on_call"),
+    ),
+    Field(
+        "ehr_after_hours_per_week",
+        "number",
+        "DOUBLE",
+        minimum=0,
+        maximum=80,
+        description="Hours a week on the EHR outside scheduled time",
+        synonyms=("ehr_after_hours", "pajama_time", "after_hours_ehr", "ehr_hours_after_hours"),
+    ),
+    Field(
+        "inbox_messages_per_day",
+        "number",
+        "DOUBLE",
+        minimum=0,
+        maximum=500,
+        description="In-basket messages a day",
+        synonyms=("inbox_messages", "inbox_per_day", "inbasket", "in_basket_messages"),
+    ),
     *(
         Field(i.name, "item", "TINYINT", minimum=1, maximum=5, description=i.question, synonyms=i.synonyms)
         for i in ITEMS
     ),
-    Field("intent_to_leave", "itl", "TINYINT", minimum=1, maximum=5, description="Likelihood of leaving this organisation within two years (1 none … 5 definitely)", synonyms=("itl", "intention_to_leave", "likely_to_leave", "intent_leave")),
-    Field("intent_to_reduce_fte", "yesno", "BOOLEAN", description="Intends to reduce clinical FTE within twelve months", synonyms=("intent_to_reduce", "reduce_fte", "intention_to_reduce_fte", "reduce_hours")),
-    Field("leave_path", "path", "VARCHAR", description="What the respondent would most likely do", synonyms=("path", "next_step", "leave_plan"), values=LEAVE_PATHS),
-    Field("leave_reasons", "reasons", "VARCHAR[]", description="Reasons for considering leaving (multi-select)", synonyms=("reasons", "reasons_to_leave", "leave_reason"), values=LEAVE_REASONS),
+    Field(
+        "intent_to_leave",
+        "itl",
+        "TINYINT",
+        minimum=1,
+        maximum=5,
+        description="Likelihood of leaving this organisation within two years (1 none … 5 definitely)",
+        synonyms=("itl", "intention_to_leave", "likely_to_leave", "intent_leave"),
+    ),
+    Field(
+        "intent_to_reduce_fte",
+        "yesno",
+        "BOOLEAN",
+        description="Intends to reduce clinical FTE within twelve months",
+        synonyms=("intent_to_reduce", "reduce_fte", "intention_to_reduce_fte", "reduce_hours"),
+    ),
+    Field(
+        "leave_path",
+        "path",
+        "VARCHAR",
+        description="What the respondent would most likely do",
+        synonyms=("path", "next_step", "leave_plan"),
+        values=LEAVE_PATHS,
+    ),
+    Field(
+        "leave_reasons",
+        "reasons",
+        "VARCHAR[]",
+        description="Reasons for considering leaving (multi-select)",
+        synonyms=("reasons", "reasons_to_leave", "leave_reason"),
+        values=LEAVE_REASONS,
+    ),
 )
 FIELDS_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
@@ -441,7 +546,14 @@ DIMENSIONS: tuple[str, ...] = ("site", "department", "role")
 WAVE_COLUMN_SYNONYMS = ("wave", "survey_wave", "wave_label")
 # Source columns that hold exact age or tenure in years (banded at ingest, never stored exactly).
 EXACT_AGE_NAMES = ("age", "age_years", "age_in_years")
-EXACT_TENURE_NAMES = ("tenure", "tenure_years", "years_at_organisation", "years_at_organization", "years_in_practice", "years_of_service")
+EXACT_TENURE_NAMES = (
+    "tenure",
+    "tenure_years",
+    "years_at_organisation",
+    "years_at_organization",
+    "years_in_practice",
+    "years_of_service",
+)
 
 # Headcount roster
 HEADCOUNT_FIELDS: tuple[tuple[str, str, bool], ...] = (
@@ -467,13 +579,22 @@ IDENTIFIER_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"ip_?address|^ip$", "an IP address"),
     (r"latitude|longitude|location_?accuracy|^lat$|^lon$|^lng$", "a location"),
     (r"external_?(data_?)?ref", "an external reference"),
-    (r"(employee|staff|badge|person|personnel|payroll)_?(id|no|number|num)|^emp_?id$|^npi$|(^|_)npi($|_)|(^|_)mrn($|_)|medical_record", "an employee, NPI or record number"),
+    (
+        r"(employee|staff|badge|person|personnel|payroll)_?(id|no|number|num)|^emp_?id$|^npi$|(^|_)npi($|_)|(^|_)mrn($|_)|medical_record",
+        "an employee, NPI or record number",
+    ),
     (r"(^|_)dob($|_)|date_?of_?birth|birth_?date|birthday", "a date of birth"),
-    (r"(^|_)(start|end|recorded|submit|submitted|completion|completed)_?(date|time|timestamp|at)($|_)|timestamp|^date$|_date$", "a date or timestamp"),
+    (
+        r"(^|_)(start|end|recorded|submit|submitted|completion|completed)_?(date|time|timestamp|at)($|_)|timestamp|^date$|_date$",
+        "a date or timestamp",
+    ),
     (r"duration", "a duration"),
     (r"user_?language|^language$", "the respondent's language"),
     (r"distribution_?channel", "the distribution channel"),
-    (r"response_?(id|set)$|^_?record_?id$|^record$|participant_?id|respondent_?id|survey_?identifier|^response_?key$|^id$", "a response or participant id"),
+    (
+        r"response_?(id|set)$|^_?record_?id$|^record$|participant_?id|respondent_?id|survey_?identifier|^response_?key$|^id$",
+        "a response or participant id",
+    ),
 )
 FREE_TEXT_PATTERNS: tuple[str, ...] = (
     r"comment",

@@ -127,8 +127,21 @@ def _contract_value_map() -> dict[str, dict[str, str]]:
     maps["gender"] = dict(contract.GENDER_SYNONYMS)
     for name, bands in (("tenure_band", contract.TENURE_BANDS), ("age_band", contract.AGE_BANDS)):
         maps[name] = {band_key(b): b for b in bands}
-    maps["tenure_band"].update({"lessthan2": "<2", "02": "<2", "01": "<2", "morethan20": ">20", "20plus": ">20", "21plus": ">20"})
-    maps["age_band"].update({"lessthan35": "<35", "under35": "<35", "3445": "<35", "65plus": "65+", "morethan65": "65+", "65andover": "65+", "65older": "65+", "65orolder": "65+"})
+    maps["tenure_band"].update(
+        {"lessthan2": "<2", "02": "<2", "01": "<2", "morethan20": ">20", "20plus": ">20", "21plus": ">20"}
+    )
+    maps["age_band"].update(
+        {
+            "lessthan35": "<35",
+            "under35": "<35",
+            "3445": "<35",
+            "65plus": "65+",
+            "morethan65": "65+",
+            "65andover": "65+",
+            "65older": "65+",
+            "65orolder": "65+",
+        }
+    )
     maps["age_band"].pop("3445")
     for item in contract.ITEM_NAMES:
         maps[item] = {k: str(v) for k, v in contract.scale_labels(item).items()}
@@ -235,7 +248,9 @@ def _convert_expr(f: str, src: str, plan: ColumnPlan) -> str:
         return f"(case when to_num({src}) is not null then {_band_case(f'to_num({src})', edges)} else {m}[band_label({src})] end)"
     if kind == "fte":
         x = f"to_num(replace({src}, '%', ''))"
-        scaled = f"(case when contains({src}, '%') then {x} / 100 when {x} > 1 and {x} <= 100 then {x} / 100 else {x} end)"
+        scaled = (
+            f"(case when contains({src}, '%') then {x} / 100 when {x} > 1 and {x} <= 100 then {x} / 100 else {x} end)"
+        )
         return f"(case when {scaled} between 0 and 1 then round({scaled}, 3) end)"
     if kind == "integer":
         x = f"to_num({src})"
@@ -268,7 +283,11 @@ def _reasons_exprs(plan: ColumnPlan) -> tuple[str, str, str]:
             f"list_filter(list_transform({toks}, lambda t: m_leave_reasons[norm_label(t)]), lambda t: t is not null)"
         )
         unknown = f"list_filter({toks}, lambda t: norm_label(t) <> '' and m_leave_reasons[norm_label(t)] is null)"
-    checks = [f"case when is_selected(c{pos}) then {_lit(code)} end" for pos, f, code in plan.checkboxes if f == "leave_reasons"]
+    checks = [
+        f"case when is_selected(c{pos}) then {_lit(code)} end"
+        for pos, f, code in plan.checkboxes
+        if f == "leave_reasons"
+    ]
     if checks:
         pieces.append(f"list_filter([{', '.join(checks)}], lambda t: t is not null)")
     if not pieces:
@@ -487,7 +506,12 @@ def _resolve_wave(mem, plan: ColumnPlan, wave: str | None, report: IngestResult)
             return None
         return wave.strip()
     col = f"c{plan.wave_column}"
-    values = [r[0] for r in mem.execute(f"select distinct clean_text({col}) from stage where clean_text({col}) is not null order by 1 limit 3").fetchall()]
+    values = [
+        r[0]
+        for r in mem.execute(
+            f"select distinct clean_text({col}) from stage where clean_text({col}) is not null order by 1 limit 3"
+        ).fetchall()
+    ]
     if wave:
         if values and values != [wave]:
             report.warnings.append(
@@ -529,9 +553,7 @@ def _convert(mem, source: SourceFile, plan: ColumnPlan, redcap: RedcapDictionary
     )
     mem.execute("drop table stage")
     # Rejections: required fields.
-    reject = " ".join(
-        f"when {f} is null then {_lit(f)}" for f in contract.REQUIRED_FIELDS
-    )
+    reject = " ".join(f"when {f} is null then {_lit(f)}" for f in contract.REQUIRED_FIELDS)
     mem.execute(f"create or replace table clean as select *, case {reject} end as _reject from converted")
     mem.execute("drop table converted")
     cols = {c[0] for c in mem.execute("describe clean").fetchall()}
@@ -563,9 +585,13 @@ def _convert(mem, source: SourceFile, plan: ColumnPlan, redcap: RedcapDictionary
         for row, raw in rows:
             report.warnings.append(f"Row {row}, {label}: '{raw}' is {_expectation(f)}; stored as missing.")
         if count > len(rows):
-            report.warnings.append(f"Column '{col}' ({f}): {count - len(rows)} more rows with values that are not valid; stored as missing.")
+            report.warnings.append(
+                f"Column '{col}' ({f}): {count - len(rows)} more rows with values that are not valid; stored as missing."
+            )
     if "unknown__leave_reasons" in cols:
-        count, rows = _examples(mem, "_reject is null and len(unknown__leave_reasons) > 0", "array_to_string(unknown__leave_reasons, '; ')")
+        count, rows = _examples(
+            mem, "_reject is null and len(unknown__leave_reasons) > 0", "array_to_string(unknown__leave_reasons, '; ')"
+        )
         for row, raw in rows:
             report.warnings.append(f"Row {row} (leave_reasons): '{raw}' is not a known reason; ignored.")
         if count > len(rows):
@@ -755,7 +781,10 @@ def ingest_headcount(
     try:
         _install_macros(mem)
         keys = [contract.normalise_name(c) for c in source.columns]
-        aliases = {"headcount": ("headcount", "head_count", "staff", "fte_count", "count", "n"), "replacement_cost": ("replacement_cost", "cost", "turnover_cost")}
+        aliases = {
+            "headcount": ("headcount", "head_count", "staff", "fte_count", "count", "n"),
+            "replacement_cost": ("replacement_cost", "cost", "turnover_cost"),
+        }
         pos: dict[str, int] = {}
         for f, _, _ in contract.HEADCOUNT_FIELDS:
             names = {contract.normalise_name(a) for a in aliases.get(f, (f,))}
@@ -781,10 +810,10 @@ def ingest_headcount(
         mem.execute(
             f"""create table roster as select _row,
                 {wave_sql} as wave,
-                clean_text(c{pos['site']}) as site,
-                clean_text(c{pos['department']}) as department,
-                m_role[norm_label(c{pos['role']})] as role, c{pos['role']} as raw_role,
-                to_num(c{pos['headcount']}) as headcount, c{pos['headcount']} as raw_headcount,
+                clean_text(c{pos["site"]}) as site,
+                clean_text(c{pos["department"]}) as department,
+                m_role[norm_label(c{pos["role"]})] as role, c{pos["role"]} as raw_role,
+                to_num(c{pos["headcount"]}) as headcount, c{pos["headcount"]} as raw_headcount,
                 {cost_sql} as replacement_cost
             from stage, maps"""
         )
@@ -793,7 +822,7 @@ def ingest_headcount(
                where site is null or department is null or role is null or headcount is null
                   or headcount < 0 or headcount <> round(headcount) or replacement_cost < 0 order by _row"""
         ).fetchall()
-        for row, site, dept, role, raw_role, hc, raw_hc, cost in problems[:50]:
+        for row, site, dept, role, raw_role, hc, raw_hc, _cost in problems[:50]:
             if site is None or dept is None:
                 report.errors.append(f"Row {row}: site and department are required.")
             elif role is None:
@@ -831,9 +860,24 @@ def ingest_headcount(
                 )
                 mem.execute(
                     "insert into wh.uploads values (?, 'headcount', ?, ?, 'headcount', null, ?, ?, ?, ?, 0, [], 0)",
-                    [upload_id, name, source.sha256, uploaded_by, dt.datetime.now(), report.rows_read, report.rows_loaded],
+                    [
+                        upload_id,
+                        name,
+                        source.sha256,
+                        uploaded_by,
+                        dt.datetime.now(),
+                        report.rows_read,
+                        report.rows_loaded,
+                    ],
                 )
-                audit(mem, uploaded_by, "upload headcount", upload_id, {"file": name, "rows": report.rows_loaded}, prefix="wh.")
+                audit(
+                    mem,
+                    uploaded_by,
+                    "upload headcount",
+                    upload_id,
+                    {"file": name, "rows": report.rows_loaded},
+                    prefix="wh.",
+                )
                 mem.execute("commit")
             except BaseException:
                 mem.execute("rollback")

@@ -119,13 +119,9 @@ def parse_mapping(raw: object, name: str = "mapping") -> MappingFile:
             continue
         base, _, code = str(target).partition(":")
         if base not in contract.FIELDS_BY_NAME:
-            raise InputError(
-                f"Mapping file {name}: column {src!r} maps to {target!r}, which is not a contract field."
-            )
+            raise InputError(f"Mapping file {name}: column {src!r} maps to {target!r}, which is not a contract field.")
         if code and (base not in CHECKBOX_FIELDS or code not in contract.FIELDS_BY_NAME[base].values):
-            raise InputError(
-                f"Mapping file {name}: {target!r} is not a valid choice (use e.g. leave_reasons:burnout)."
-            )
+            raise InputError(f"Mapping file {name}: {target!r} is not a valid choice (use e.g. leave_reasons:burnout).")
     values = raw.get("values") or {}
     if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
         raise InputError(f"Mapping file {name}: 'values' must map each field to {{answer: code}}.")

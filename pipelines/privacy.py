@@ -403,7 +403,9 @@ def _release_wide(out: pd.DataFrame, group_hidden: np.ndarray, k: int, rates: Se
             text = band_text(int(success[i]), int(den[i])) if not np.isnan(value[i]) else None
             if text is not None:
                 banded[i], display[i] = True, text
-        cell_hidden = np.array(_protect(den, group_hidden | (den < k), rels, k, success=success, banded=banded), dtype=bool)
+        cell_hidden = np.array(
+            _protect(den, group_hidden | (den < k), rels, k, success=success, banded=banded), dtype=bool
+        )
         own = [c for c in out.columns if c.startswith(f"{rate}_") and c != f"{rate}_display"]
         values = [rate, *[c for c in own if c != den_col]]
         _null(out, cell_hidden & ~group_hidden, [rate, *own])

@@ -80,9 +80,10 @@ def _transcode(path: Path, encoding: str) -> Path:
     """Write a UTF-8 copy (streamed, never the whole file in memory)."""
     fd, name = tempfile.mkstemp(prefix="clinret-", suffix=".csv")
     out = Path(name)
-    with open(path, encoding=encoding, errors="replace", newline="") as src, open(
-        fd, "w", encoding="utf-8", newline=""
-    ) as dst:
+    with (
+        open(path, encoding=encoding, errors="replace", newline="") as src,
+        open(fd, "w", encoding="utf-8", newline="") as dst,
+    ):
         for chunk in iter(lambda: src.read(_CHUNK), ""):
             dst.write(chunk)
     return out
@@ -135,15 +136,15 @@ def _looks_legacy_qualtrics(row1: list[str], row2: list[str]) -> bool:
 
 def _looks_qualtrics_names(row1: list[str]) -> bool:
     names = {c.strip() for c in row1}
-    return bool({"ResponseId", "ResponseID"} & names) or (
-        {"StartDate", "EndDate"} <= names and "Finished" in names
-    )
+    return bool({"ResponseId", "ResponseID"} & names) or ({"StartDate", "EndDate"} <= names and "Finished" in names)
 
 
 def _looks_redcap(row1: list[str]) -> bool:
     names = [c.strip() for c in row1]
-    return any(n.endswith("_complete") for n in names) or any("___" in n for n in names) or (
-        bool(names) and names[0] in {"record_id", "participant_id"}
+    return (
+        any(n.endswith("_complete") for n in names)
+        or any("___" in n for n in names)
+        or (bool(names) and names[0] in {"record_id", "participant_id"})
     )
 
 

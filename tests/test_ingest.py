@@ -158,7 +158,9 @@ def test_encodings_and_delimiters(tmp_path, db, encoding, delimiter, linetermina
     rows = good_rows(20, site=SITE_ACCENTED)
     for r in rows:
         r[5] = "0,8" if delimiter != "," else "0.8"  # decimal commas where the delimiter allows
-    f = write_csv(tmp_path / "w.csv", HEADER, rows, encoding=encoding, delimiter=delimiter, lineterminator=lineterminator)
+    f = write_csv(
+        tmp_path / "w.csv", HEADER, rows, encoding=encoding, delimiter=delimiter, lineterminator=lineterminator
+    )
     r = ingest(f, wave="2025", db=db)
     assert r.status == "loaded", r.errors
     assert r.rows_loaded == 20
@@ -180,7 +182,9 @@ def test_blank_lines_trailing_empty_columns_quoted_decimal_commas(tmp_path, db):
     assert r.status == "loaded", r.errors
     assert r.rows_read == 2
     assert rows_of(db, "select ehr_after_hours_per_week from responses order by 1") == [(7.5,), (10.25,)]
-    assert r.dropped_detail == [{"column": "(column 6, no header)", "category": "empty", "reason": "column with no header"}]
+    assert r.dropped_detail == [
+        {"column": "(column 6, no header)", "category": "empty", "reason": "column with no header"}
+    ]
 
 
 def test_excel_workbook(tmp_path, db):
@@ -238,7 +242,11 @@ def test_qualtrics_legacy_bom_two_rows_trailing_comma(shared_formats, db):
     assert r.detected_format == "qualtrics" and r.rows_read == 1
     for col in ("ResponseID", "Name", "EmailAddress", "IPAddress", "ExternalDataReference", "LocationLatitude"):
         assert col in r.dropped_columns
-    assert {"column": "(column 16, no header)", "category": "empty", "reason": "column with no header"} in r.dropped_detail
+    assert {
+        "column": "(column 16, no header)",
+        "category": "empty",
+        "reason": "column with no header",
+    } in r.dropped_detail
     assert rows_of(db, "select role, stress from responses") == [("nurse", 2)]
 
 
@@ -264,7 +272,12 @@ def test_redcap_dictionary_identifiers_and_not_completed(shared_formats, db):
 
 
 def test_redcap_decimal_commas(shared_formats, db):
-    r = ingest(shared_formats / "redcap_decimal_comma_data.csv", wave="2025", db=db, mapping=MAPPINGS / "redcap_decimal_comma.json")
+    r = ingest(
+        shared_formats / "redcap_decimal_comma_data.csv",
+        wave="2025",
+        db=db,
+        mapping=MAPPINGS / "redcap_decimal_comma.json",
+    )
     assert r.status == "loaded", r.errors
     assert "name" in r.dropped_columns and "record_id" in r.dropped_columns
     got = rows_of(db, "select ehr_after_hours_per_week, inbox_messages_per_day from responses order by 1")
@@ -316,7 +329,10 @@ def test_mapping_file_value_maps_reverse_and_checkboxes(tmp_path, db):
     f = write_csv(
         tmp_path / "custom.csv",
         ["Hospital", "Unit", "Job", "How burned out (0-4)", "EHR not frustrating", "Why: call", "Why: pay", "Name"],
-        [["Main", "ER", "Doc", "0", "5", "Selected", "", "Ann"], ["Main", "ER", "Nurse", "4", "1", "", "Selected", "Bob"]],
+        [
+            ["Main", "ER", "Doc", "0", "5", "Selected", "", "Ann"],
+            ["Main", "ER", "Nurse", "4", "1", "", "Selected", "Bob"],
+        ],
     )
     mapping = tmp_path / "m.json"
     mapping.write_text(json.dumps({
@@ -370,7 +386,11 @@ def test_waves_add_then_replace(tmp_path, db):
     assert sorted(c.replaced_uploads) == sorted([a.upload_id, b.upload_id])
     assert rows_of(db, "select site, count(*) from responses group by 1") == [("C", 5)]
     assert [u["upload_id"] for u in list_uploads(db)] == [c.upload_id]
-    assert rows_of(db, "select action from audit_log order by logged_at") == [("upload",), ("upload",), ("replace wave",)]
+    assert rows_of(db, "select action from audit_log order by logged_at") == [
+        ("upload",),
+        ("upload",),
+        ("replace wave",),
+    ]
 
 
 def test_delete_upload(tmp_path, db):

@@ -16,9 +16,37 @@ header_names = st.sampled_from(
     [*contract.FIELD_NAMES, "wave", "Email", "Name", "Q1", "", "comments", "site ", "ROLE", "Age", "tenure"]
 )
 cell = st.one_of(
-    st.sampled_from(["", "1", "5", "0", "-3", "99", "3.5", "0,8", "80%", "yes", "NO", "Prefer not to answer",
-                     "[not completed]", "physician", "RN", "Likely", "burnout;ehr_admin", "=HYPERLINK(1)",
-                     "N/A", "1e309", "nan", "\u00e9", '"', "a,b", "x;y", "line\nbreak", "\t"]),  # fmt: skip
+    st.sampled_from(
+        [
+            "",
+            "1",
+            "5",
+            "0",
+            "-3",
+            "99",
+            "3.5",
+            "0,8",
+            "80%",
+            "yes",
+            "NO",
+            "Prefer not to answer",
+            "[not completed]",
+            "physician",
+            "RN",
+            "Likely",
+            "burnout;ehr_admin",
+            "=HYPERLINK(1)",
+            "N/A",
+            "1e309",
+            "nan",
+            "\u00e9",
+            '"',
+            "a,b",
+            "x;y",
+            "line\nbreak",
+            "\t",
+        ]
+    ),  # fmt: skip
     st.text(max_size=12),
 )
 
@@ -44,7 +72,11 @@ def csv_files(draw):
     return text.encode(encoding, errors="replace")
 
 
-@settings(max_examples=int(os.environ.get("CLINRET_HYPOTHESIS_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("CLINRET_HYPOTHESIS_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(data=csv_files(), wave=st.sampled_from(["2025", None, " 2026 "]))
 def test_malformed_files_never_raise_and_never_half_load(data, wave):
     with tempfile.TemporaryDirectory() as tmp:

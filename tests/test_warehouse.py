@@ -67,8 +67,7 @@ def test_busy_warehouse_gives_a_readable_error(db):
         pass
     proc = _hold_lock(db, 3)
     try:
-        with pytest.raises(warehouse.WarehouseBusy, match="in use by another process"):
-            with warehouse.connect(db, wait=0.3):
-                pass
+        with pytest.raises(warehouse.WarehouseBusy, match="in use by another process"), warehouse.connect(db, wait=0.3):
+            pass
     finally:
         proc.wait(10)

@@ -37,7 +37,9 @@ for fmt, (label, blurb) in FORMATS.items():
                     site=f.site,
                     department=f.department,
                     actor=components.current_user(),
-                    progress=lambda fraction, text: bar.progress(min(max(float(fraction), 0.0), 1.0), text=text),
+                    progress=lambda fraction, text, bar=bar: bar.progress(
+                        min(max(float(fraction), 0.0), 1.0), text=text
+                    ),
                 )
             except ValueError as exc:  # reports.ScopeError: a scope that is not released
                 bar.empty()
