@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import auth, data
 
 HERE = Path(__file__).parent
 LEADER, OFFICER, ADMIN = "leader", "wellness_officer", "admin"
@@ -33,9 +33,13 @@ PAGES: dict[str, list[tuple[str, str, str, str, frozenset[str]]]] = {
 
 
 def current_roles() -> frozenset[str]:
-    """The signed-in user's roles. For now one local user holds every role; sign-in and scopes
-    come later and only need to change this function."""
-    return EVERYONE
+    """The signed-in user's roles (sign-in screen, no-access page or local-mode banner on the way)."""
+    principal = auth.current_principal()  # sign-in screen and st.stop() when not signed in
+    if principal is None:
+        auth.no_access_page()  # "no access; ask your administrator", sign out, st.stop()
+    auth.local_mode_banner(principal)
+    auth.sidebar_account(principal)
+    return auth.roles_for(principal)
 
 
 def _not_ready(title: str):

@@ -21,13 +21,10 @@ PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "se
 
 
 def current_user() -> str:
-    """Who is acting, for the audit log: the signed-in e-mail when sign-in is configured."""
-    try:
-        if st.user.is_logged_in:
-            return str(st.user.get("email") or st.user.get("name") or "signed-in user")
-    except Exception:  # noqa: BLE001 - no auth configured: st.user has nothing to say
-        pass
-    return "local user"
+    """Who is acting, for the audit log: the signed-in e-mail, or "local user" in local mode."""
+    from dashboard import auth
+
+    return auth.actor()
 
 
 def tile_row(tiles: Sequence[Tile]) -> None:

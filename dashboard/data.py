@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from pipelines import warehouse
+from pipelines import access, warehouse
 
 RELEASED_TABLE = re.compile(r"^(rel|ref)_[a-z0-9_]+$")
 MAX_ROWS = 200_000  # a cap, so a mistaken unfiltered query cannot flood the browser
@@ -137,18 +137,26 @@ def query_released(
     frozen = tuple(
         sorted((c, tuple(v) if isinstance(v, (list, tuple, set, frozenset)) else v) for c, v in filters.items())
     )
-    return _query(str(db_path()), _stamp(), table, frozen, tuple(order_by), limit)
+    frame = _query(str(db_path()), _stamp(), table, frozen, tuple(order_by), limit)
+    return access.scope_frame(frame, scope())  # a scoped user never receives rows outside the scope
+
+
+def scope() -> access.Scope:
+    """The part of the organisation this session may see (the whole of it in local mode)."""
+    from dashboard import auth
+
+    return auth.current_scope()
 
 
 def waves() -> list[str]:
     """Released waves, oldest first."""
-    frame = query_released("rel_groups", level="organisation", order_by=["wave"])
+    frame = query_released("rel_groups", level=["organisation", "site"], order_by=["wave"])
     return [] if frame.empty else [str(w) for w in frame["wave"].dropna().unique()]
 
 
 def dimension_values() -> dict[str, list[str]]:
     """Known (released, unsuppressed) values of site, department and role: the filter allow-list."""
-    frame = query_released("rel_groups", level=["site", "department", "role"], suppressed=False)
+    frame = query_released("rel_groups", level=["site", "department", "role", "site_role"], suppressed=False)
     out: dict[str, list[str]] = {}
     for column in ("site", "department", "role"):
         values = frame[column].dropna().unique().tolist() if not frame.empty else []

@@ -134,11 +134,15 @@ def sidebar(*, wave: bool = True) -> Filters:
         chosen_wave = _select("wave", "Survey wave", waves, notes, default=waves[0])
     elif waves:
         chosen_wave = waves[0]
-    site = _select("site", "Site", [ALL, *known["site"]], notes, default=ALL, fmt=_label("site")) or None
+    allowed = data.scope()  # a scoped leader chooses within the scope only, never "All sites"
+    sites = [ALL, *known["site"]] if allowed.site is None else [allowed.site]
+    site = _select("site", "Site", sites, notes, default=sites[0], fmt=_label("site")) or None
     department = None
     if site is not None:
-        departments = [ALL, *by_site.get(site, [])]
-        department = _select("department", "Department", departments, notes, default=ALL, fmt=_label("department"))
+        departments = [ALL, *by_site.get(site, [])] if allowed.department is None else [allowed.department]
+        department = _select(
+            "department", "Department", departments, notes, default=departments[0], fmt=_label("department")
+        )
         department = department or None
     elif st.query_params.get("department") is not None:
         notes.append("A department needs a site (names repeat across sites), so it was ignored.")
