@@ -316,15 +316,12 @@ def test_busy_warehouse_does_not_block_sign_in(stand_in, env, monkeypatch):
 # ------------------------------------------------------------------------------------------
 # The real router, once wired (streamlit_app.py calls auth.current_principal())
 # ------------------------------------------------------------------------------------------
-wired_only = pytest.mark.skipif(
-    not router_wired(), reason="streamlit_app.py does not call auth.current_principal() yet"
-)
 
 
 @pytest.fixture(scope="module")
 def sample_warehouse(tmp_path_factory) -> Path:
     if not router_wired():
-        pytest.skip("router not wired")
+        pytest.fail("router not wired")
     from pipelines.bootstrap import load_sample
 
     path = tmp_path_factory.mktemp("auth-sample") / "warehouse.duckdb"
@@ -341,7 +338,6 @@ def router_env(sample_warehouse, env, monkeypatch) -> dict[str, Path]:
     return env
 
 
-@wired_only
 @pytest.mark.parametrize(
     ("who", "expected_pages"),
     [
@@ -356,14 +352,12 @@ def test_router_navigation_follows_the_role(router_env, who, expected_pages):
     assert "Local mode" not in texts(at)
 
 
-@wired_only
 def test_router_unknown_user_sees_only_no_access(router_env):
     at = run(app(ROUTER, USERS["stranger"]))
     assert registered(at) == set()
     assert [t.value for t in at.title] == ["No access"]
 
 
-@wired_only
 def test_router_local_mode_shows_banner_and_every_page(router_env):
     at = run(app(ROUTER, {}, configured=False))
     assert registered(at) == ALL_PAGES

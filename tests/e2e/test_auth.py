@@ -87,9 +87,6 @@ def data_layer_scoped() -> bool:
     return "current_scope(" in (ROOT / "dashboard" / "data.py").read_text(encoding="utf-8")
 
 
-needs_router = pytest.mark.skipif(not router_wired(), reason="streamlit_app.py does not call auth.current_principal()")
-
-
 # ------------------------------------------------------------------------------------------
 # Servers
 # ------------------------------------------------------------------------------------------
@@ -146,7 +143,7 @@ def access_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory, idp, access_file) -> Iterator[dict]:
     if not Path(browser_helpers.CHROMIUM).exists():
-        pytest.skip(f"chromium not found at {browser_helpers.CHROMIUM}")
+        pytest.fail(f"chromium not found at {browser_helpers.CHROMIUM}")
     work = tmp_path_factory.mktemp("probe")
     script = work / "signin_probe.py"
     script.write_text(PROBE, encoding="utf-8")
@@ -158,9 +155,9 @@ def probe(tmp_path_factory, idp, access_file) -> Iterator[dict]:
 @pytest.fixture(scope="module")
 def router(tmp_path_factory, idp, access_file) -> Iterator[dict]:
     if not router_wired():
-        pytest.skip("streamlit_app.py does not call auth.current_principal() yet")
+        pytest.fail("streamlit_app.py does not call auth.current_principal() yet")
     if not Path(browser_helpers.CHROMIUM).exists():
-        pytest.skip(f"chromium not found at {browser_helpers.CHROMIUM}")
+        pytest.fail(f"chromium not found at {browser_helpers.CHROMIUM}")
     from pipelines.bootstrap import load_sample
 
     work = tmp_path_factory.mktemp("router")
@@ -302,7 +299,6 @@ def test_forged_identity_cookie_is_ignored(probe, page):
 # ------------------------------------------------------------------------------------------
 # The real router (after the lead's wiring)
 # ------------------------------------------------------------------------------------------
-@needs_router
 def test_router_unknown_user_sees_only_no_access(router, idp, page):
     sign_in(page, router["url"], idp, STRANGER, expect_access=False)
     page.get_by_text("You have no access").wait_for(timeout=30_000)
@@ -314,7 +310,6 @@ def test_router_unknown_user_sees_only_no_access(router, idp, page):
         assert "Upload a survey wave" not in main_text(page) and "Settings" not in main_text(page)
 
 
-@needs_router
 def test_router_leader_cannot_open_upload_or_settings_by_url(router, idp, page):
     sign_in(page, router["url"], idp, LEADER)
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
@@ -326,8 +321,6 @@ def test_router_leader_cannot_open_upload_or_settings_by_url(router, idp, page):
         assert "Upload a survey wave" not in text and "Save and rebuild" not in text, path
 
 
-@needs_router
-@pytest.mark.skipif(not data_layer_scoped(), reason="dashboard/data.py does not apply auth.current_scope() yet")
 def test_router_site_leader_sees_only_their_site_on_every_page(router, idp, page):
     """Every page the leader can open, with the default filters and with their site chosen (so the
     pages show figures, not an empty state), including the tables behind "Show data": no other
@@ -365,7 +358,6 @@ def test_router_site_leader_sees_only_their_site_on_every_page(router, idp, page
     assert "overview" in shown, "the leader's own site shows no figures: the test would prove nothing"
 
 
-@needs_router
 def test_router_officer_uploads_a_canonical_csv(router, idp, page, tmp_path):
     with open(ROOT / "sample_data" / "wave_2026.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))[:41]
@@ -391,7 +383,6 @@ def test_router_officer_uploads_a_canonical_csv(router, idp, page, tmp_path):
     )
 
 
-@needs_router
 def test_router_admin_changes_the_anonymity_threshold(router, idp, page):
     sign_in(page, router["url"], idp, ADMIN)
     page.goto(f"{router['url']}/settings")
@@ -410,7 +401,6 @@ def test_router_admin_changes_the_anonymity_threshold(router, idp, page):
     )
 
 
-@needs_router
 def test_router_audit_log_has_every_sign_in(router):
     """One entry per sign-in (each test signs in once), however many pages each user opened."""
     entries = sorted((a, o) for a, _, _, o, _ in audit(router["db"], "sign-in"))
