@@ -146,7 +146,7 @@ def capture(url: str, out_dir: Path, *, width: int = 1400, height: int = 900) ->
     with launch_browser() as browser:
         page = browser.new_page(viewport={"width": width, "height": height})
         for url_path, _title in page_paths():
-            page.goto(f"{url}/{url_path}")
+            page.goto(f"{url}/{'' if url_path == 'overview' else url_path}")  # the default page is "/"
             wait_for_app(page)
             if url_path in PRESS_FIRST:
                 page.get_by_role("button", name=PRESS_FIRST[url_path]).click()

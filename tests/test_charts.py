@@ -144,3 +144,32 @@ def test_safe_csv_neutralises_formulas():
     text = safe_csv(pd.DataFrame({"unit": ["=cmd()", "+1", "ok"], "value": [1.5, -2.0, 3.0]})).decode()
     assert "'=cmd()" in text and "'+1" in text and "\nok," in text
     assert "-2.0" in text  # numbers stay numbers
+
+
+def test_departures_by_unit_ranks_by_expected_departures_and_never_shows_hidden_units():
+    import pandas as pd
+
+    from pipelines import charts
+
+    units = pd.DataFrame(
+        {
+            "wave": ["2026"] * 5,
+            "site": ["A", "A", "B", "B", "C"],
+            "department": ["ICU", "ER", "ICU", "Clinic", "ER"],
+            "role": [None] * 5,
+            "level": ["department"] * 5,
+            "n": [40, 90, 25, 60, None],
+            "suppressed": [False, False, False, False, True],
+            "expected_departures": [12.0, 30.0, 8.0, 20.0, None],
+            "expected_departures_lo": [10.0, 27.0, 6.0, 18.0, None],
+            "expected_departures_hi": [14.0, 33.0, 10.0, 22.0, None],
+            "headcount": [60, 150, 40, 100, None],
+            "cost_exposure": [1e6, 2e6, 5e5, 1.5e6, None],
+        }
+    )
+    fig = charts.departures_by_unit_figure(units, k=5)
+    title = fig.layout.title.text
+    assert title.startswith("Most expected departures: A · ER (30), B · Clinic (20), A · ICU (12)")
+    assert "(1 hidden: fewer than 5)" in title
+    assert list(fig.data[0].y) == ["A · ER", "B · Clinic", "A · ICU", "B · ICU"]
+    assert "C · ER" not in str(fig.to_dict())

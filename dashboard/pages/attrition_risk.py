@@ -52,6 +52,14 @@ else:
             "adjusts for role, site and tenure and steadies small units. Dots: estimate; bars: 95% interval. "
             "Vermillion: above the average of these units.",
         )
+        st.markdown("**Where the most departures are expected** (large units can carry more than high-rate ones)")
+        components.chart(
+            charts.departures_by_unit_figure(units, k),
+            charts.risk_table(units, k, md.observed_itl(f, by)),
+            key="risk_departures_units",
+            caption="Bars: expected departures in two years with 95% interval = headcount × converted intent "
+            "to leave; labels: replacement-cost exposure.",
+        )
         components.confidentiality_note(k)
 
 st.subheader("Expected departures and replacement cost by role")

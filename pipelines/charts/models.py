@@ -21,6 +21,7 @@ from pipelines import contract
 from pipelines.charts.core import OKABE_ITO, SUPPRESSED_GREY, Tile, unit_label
 
 __all__ = [
+    "departures_by_unit_figure",
     "ITL_NOTE",
     "calibration_figure",
     "departures_by_role_figure",
@@ -251,6 +252,67 @@ def _ranking_title(shown: pd.DataFrame, hidden: int, k: int) -> str:
     else:
         verdict = f", clearly above {lower} of the other {len(others)}"
     return head + verdict + tail
+
+
+def departures_by_unit_figure(units: pd.DataFrame, k: int, top: int = 10) -> go.Figure:
+    """Units ranked by expected two-year departures (headcount x converted risk), with intervals:
+    where the most people are expected to leave, which is not always where the rate is highest."""
+    frame = units.copy()
+    if frame.empty or "expected_departures" not in frame:
+        return _empty_figure("No expected departures to show")
+    frame["unit"] = [_text(unit_label(r)) for _, r in frame.iterrows()]
+    visible = frame[~_suppressed(frame) & frame["expected_departures"].notna()]
+    hidden = len(frame) - len(visible)
+    shown = visible.sort_values("expected_departures", ascending=False).head(top)
+    if shown.empty:
+        return _empty_figure(f"Every unit is hidden (fewer than {k} respondents)")
+    total = float(visible["expected_departures"].astype(float).sum())
+    top3 = shown.head(3)
+    share = float(top3["expected_departures"].astype(float).sum()) / total if total else float("nan")
+    names = ", ".join(f"{r['unit']} ({r['expected_departures']:.0f})" for _, r in top3.iterrows())
+    title = f"Most expected departures: {names}"
+    if len(visible) > 3 and not math.isnan(share):
+        title += f", {share:.0%} of the shown units' total"
+    if hidden:
+        title += f" ({hidden} hidden: fewer than {k})"
+    hover = [
+        f"{r['unit']}<br>Expected departures in 2 years: {r['expected_departures']:.1f}"
+        f"<br>{_interval(r.get('expected_departures_lo'), r.get('expected_departures_hi'))}"
+        f"<br>Headcount: {_count(r.get('headcount'))} · n = {int(r['n']):,} respondents"
+        f"<br>Replacement-cost exposure: {money(r.get('cost_exposure'))}"
+        for _, r in shown.iterrows()
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=shown["expected_departures"].astype(float),
+            y=shown["unit"],
+            orientation="h",
+            marker={"color": OKABE_ITO[0]},
+            error_x={
+                **_error(
+                    shown["expected_departures"], shown["expected_departures_lo"], shown["expected_departures_hi"]
+                ),
+                "color": "#555555",
+            },
+            text=[money(v) for v in shown.get("cost_exposure", pd.Series([None] * len(shown)))],
+            textposition="inside",
+            insidetextanchor="start",
+            customdata=hover,
+            hovertemplate="%{customdata}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis={
+            "title": "Expected departures in two years (bar labels: replacement-cost exposure)",
+            "rangemode": "tozero",
+        },
+        yaxis={"categoryorder": "array", "categoryarray": list(shown["unit"]), "autorange": "reversed"},
+        height=max(260, 110 + 30 * len(shown)),
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        showlegend=False,
+    )
+    return fig
 
 
 def risk_table(units: pd.DataFrame, k: int, observed: pd.DataFrame | None = None) -> pd.DataFrame:
