@@ -1,0 +1,230 @@
+"""Child-process entry points of the benchmark: `python -m benchmarks.steps STEP ...`.
+
+benchmarks/run.py starts each as its own process and measures its wall time and peak RSS from the
+outside; each step also prints one `BENCH-RESULT {json}` line with what it timed inside (after its
+imports), so process start-up and import time can be told apart from the work.
+
+    floor FILE DB            bare DuckDB: CREATE TABLE t AS SELECT * FROM read_csv(FILE) into DB
+    metrics DB               the released-metrics producer alone (pipelines.build.produce_metrics:
+                             DuckDB SQL + confidentiality layer), read-only, nothing stored
+    build DB [--with-models] pipelines.build.build with each producer timed; --with-models adds
+                             pipelines.models_cli.produce_models when build.py does not list it yet
+    export FMT DB OUT        pipelines.reports.export (used while `pipelines export` is not registered)
+    page-data DB PAGE        the page's data-layer calls (dashboard.data / dashboard.model_data)
+                             cold, warm (cache cleared) and cached; see benchmarks/pages.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+
+def emit(result: dict) -> None:
+    print("BENCH-RESULT " + json.dumps(result, default=str), flush=True)
+
+
+def floor(path: str, db: str) -> dict:
+    import duckdb
+
+    t0 = time.perf_counter()
+    con = duckdb.connect(db)
+    con.execute("set enable_progress_bar = false")
+    con.execute("create table t as select * from read_csv(?)", [path])
+    rows = con.execute("select count(*) from t").fetchone()[0]
+    con.close()
+    return {"seconds": round(time.perf_counter() - t0, 3), "rows": rows}
+
+
+def metrics(db: str) -> dict:
+    from pipelines import build, privacy, warehouse
+
+    t0 = time.perf_counter()
+    with warehouse.connect(db, read_only=True) as con:
+        t1 = time.perf_counter()
+        k, k_int = privacy.thresholds(con)
+        ctx = build.BuildContext(k=k, intentions_k=k_int)
+        tables = build.produce_metrics(con, ctx)
+        t2 = time.perf_counter()
+    return {
+        "seconds": round(t2 - t1, 3),
+        "with_connect_seconds": round(t2 - t0, 3),
+        "tables": {t.name: len(t.frame) for t in tables},
+    }
+
+
+def _producer_name(producer) -> str:
+    return f"{producer.__module__}.{producer.__name__}"
+
+
+def build_step(db: str, with_models: bool) -> dict:
+    from pipelines import build
+
+    names = [_producer_name(p) for p in build.PRODUCERS]
+    wired = any("model" in n or "risk" in n or "driver" in n for n in names)
+    added = False
+    if with_models and not wired:
+        from pipelines import models_cli
+
+        build.PRODUCERS.append(models_cli.produce_models)
+        added = True
+    seconds: dict[str, float] = {}
+
+    def timed(producer):
+        def run(con, ctx):
+            t = time.perf_counter()
+            try:
+                return producer(con, ctx)
+            finally:
+                seconds[_producer_name(producer)] = round(time.perf_counter() - t, 3)
+
+        run.__name__ = producer.__name__
+        run.__module__ = producer.__module__
+        return run
+
+    build.PRODUCERS[:] = [timed(p) for p in build.PRODUCERS]
+    write = build.write
+
+    def timed_write(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return write(*args, **kwargs)
+        finally:
+            seconds["write (one transaction)"] = round(time.perf_counter() - t, 3)
+
+    build.write = timed_write
+    model_seconds: dict[str, float] = {}
+    try:
+        from pipelines import models_cli
+
+        inner = models_cli.build_models
+
+        def build_models(*args, **kwargs):
+            result = inner(*args, **kwargs)
+            model_seconds.update({k: round(v, 3) for k, v in result.seconds.items()})
+            return result
+
+        models_cli.build_models = build_models
+    except ImportError:
+        pass
+    t0 = time.perf_counter()
+    summary = build.build(db)
+    return {
+        "seconds": round(time.perf_counter() - t0, 3),
+        "producers": seconds,
+        "model_parts": model_seconds,
+        "tables": summary.tables,
+        "models_wired_in_build": wired,
+        "models_added_by_benchmark": added,
+    }
+
+
+def page_data(db: str, page: str, repeats: int = 5) -> dict:
+    import logging
+    import os
+
+    os.environ["CLINRET_DB"] = db
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    t_import = time.perf_counter()
+    import streamlit as st
+
+    from benchmarks import pages
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("streamlit"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    import_seconds = time.perf_counter() - t_import
+    from pipelines import warehouse
+
+    opened = {"count": 0, "seconds": 0.0}
+    real_open = warehouse._open
+
+    def counting_open(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return real_open(*args, **kwargs)
+        finally:
+            opened["count"] += 1
+            opened["seconds"] += time.perf_counter() - t
+
+    warehouse._open = counting_open
+    fn = pages.PAGES[page]
+    repeats = min(repeats, pages.REPEATS.get(page, repeats))
+    t = time.perf_counter()
+    calls = fn()
+    cold = time.perf_counter() - t
+    st.cache_data.clear()
+    opened.update(count=0, seconds=0.0)
+    fn()
+    connections = dict(opened)
+    warm, cached = [], []
+    for _ in range(repeats):
+        st.cache_data.clear()
+        t = time.perf_counter()
+        fn()
+        warm.append(time.perf_counter() - t)
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        cached.append(time.perf_counter() - t)
+    return {
+        "page": page,
+        "calls": calls,
+        "import_seconds": round(import_seconds, 3),
+        "cold_ms": round(cold * 1000, 1),
+        "warm_ms": round(statistics.median(warm) * 1000, 1),
+        "warm_ms_all": [round(x * 1000, 1) for x in warm],
+        "cached_ms": round(statistics.median(cached) * 1000, 2),
+        "warm_connections": connections["count"],
+        "warm_connect_ms": round(connections["seconds"] * 1000, 1),
+    }
+
+
+def export_step(fmt: str, db: str, out: str) -> dict:
+    """pipelines.reports.export: what `python -m pipelines export` calls, for when the CLI command
+    is not registered yet."""
+    from pipelines.reports import export
+
+    t0 = time.perf_counter()
+    path = export(fmt, out, db, actor="benchmark")
+    return {"seconds": round(time.perf_counter() - t0, 3), "path": str(path)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.steps")
+    sub = parser.add_subparsers(dest="step", required=True)
+    p = sub.add_parser("floor")
+    p.add_argument("file")
+    p.add_argument("db")
+    p = sub.add_parser("metrics")
+    p.add_argument("db")
+    p = sub.add_parser("build")
+    p.add_argument("db")
+    p.add_argument("--with-models", action="store_true")
+    p = sub.add_parser("page-data")
+    p.add_argument("db")
+    p.add_argument("page")
+    p.add_argument("--repeats", type=int, default=5)
+    p = sub.add_parser("export")
+    p.add_argument("fmt")
+    p.add_argument("db")
+    p.add_argument("out")
+    args = parser.parse_args(argv)
+    if args.step == "export":
+        emit(export_step(args.fmt, args.db, args.out))
+    elif args.step == "floor":
+        emit(floor(args.file, args.db))
+    elif args.step == "metrics":
+        emit(metrics(args.db))
+    elif args.step == "build":
+        emit(build_step(args.db, args.with_models))
+    elif args.step == "page-data":
+        emit(page_data(args.db, args.page, args.repeats))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
