@@ -16,8 +16,10 @@ Rules kept here so pages cannot get them wrong:
 - Only tables named `rel_*` / `ref_*` (released through the confidentiality layer, or public) can be
   read, and only if they exist; filter columns must be columns of that table. Identifiers come
   from that allow-list and are quoted; values are always bound, never spliced into SQL.
-- Each query opens its own short read-only connection (pipelines.warehouse.connect) and closes it:
-  DuckDB locks the file per process, so nothing is held open across reruns.
+- A released table is read whole, once per build, on its own short read-only connection
+  (pipelines.warehouse.connect), then filtered in memory: released tables are aggregates and small,
+  DuckDB locks the file per process, so nothing is held open across reruns, and a page making ten
+  calls opens at most one connection per table.
 - Results are cached with st.cache_data keyed on the table, the filters and the warehouse file's
   modification time, so a rebuild from the CLI shows up without a restart; `clear_cache()` drops
   everything after the app itself writes.
@@ -88,27 +90,29 @@ def has_table(table: str) -> bool:
     return table in released_tables()
 
 
-def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    for column, value in filters.items():
-        if value is None:
-            continue  # None = no filter on this column
-        if isinstance(value, (list, tuple, set, frozenset)):
-            clauses.append(f'"{column}" in (select unnest(?))')
-            params.append([*value])
-        else:
-            clauses.append(f'"{column}" = ?')
-            params.append(value)
-    return (" where " + " and ".join(clauses) if clauses else ""), params
+@st.cache_data(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
+def _table(db: str, stamp: float, table: str) -> pd.DataFrame:
+    """A whole released table, read once per build (they are small: aggregates, not respondents).
+    One connection per table instead of one per widget keeps warm pages fast."""
+    with warehouse.connect(db, read_only=True) as con:
+        return con.execute(f'select * from "{table}" limit {MAX_ROWS}').df()  # name allow-listed
 
 
 @st.cache_data(ttl=CACHE_TTL, max_entries=512, show_spinner=False)
 def _query(db: str, stamp: float, table: str, filters: tuple, order_by: tuple, limit: int) -> pd.DataFrame:
-    where, params = _where(dict(filters))
-    order = (" order by " + ", ".join(f'"{c}" nulls first' for c in order_by)) if order_by else ""
-    sql = f'select * from "{table}"{where}{order} limit {int(limit)}'  # identifiers allow-listed
-    with warehouse.connect(db, read_only=True) as con:
-        return con.execute(sql, params).df()
+    frame = _table(db, stamp, table)
+    keep = pd.Series(True, index=frame.index)
+    for column, value in filters:
+        if value is None:
+            continue  # None = no filter on this column
+        if isinstance(value, tuple):
+            keep &= frame[column].isin(list(value)).fillna(False).astype(bool)
+        else:
+            keep &= (frame[column] == value).fillna(False).astype(bool)
+    out = frame[keep]
+    if order_by:
+        out = out.sort_values(list(order_by), na_position="first", kind="stable")
+    return out.head(int(limit)).reset_index(drop=True)
 
 
 def query_released(

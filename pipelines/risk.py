@@ -30,7 +30,6 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from pipelines import assumptions, contract
@@ -82,6 +81,13 @@ class FittedModel:
     def _predict(self, df: pd.DataFrame, beta: np.ndarray | None = None) -> np.ndarray:
         """Private: per-respondent probabilities, used only to form aggregates inside the pipeline."""
         return expit(self.spec.transform(df) @ (self.beta if beta is None else beta))
+
+
+def _auroc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve; sklearn is imported on first use, not when a page imports this module."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score))
 
 
 def fit_model(
@@ -181,7 +187,7 @@ def cross_validate(
         beta = fit_logit(spec.transform(train[~test]), y[~test])
         oof[test] = expit(spec.transform(train[test]) @ beta)
         if 0 < y[test].sum() < test.sum():
-            aucs.append(roc_auc_score(y[test], oof[test]))
+            aucs.append(_auroc(y[test], oof[test]))
     p = np.clip(oof, 1e-6, 1 - 1e-6)
     logit_p = np.log(p / (1 - p))
     slope_fit = fit_logit(np.column_stack([np.ones(n), logit_p]), y, ridge=0.0)

@@ -27,7 +27,15 @@ SHARED_FORMATS = ROOT.parent / "shared" / "data" / "formats"
 QUALTRICS = SHARED_FORMATS / "qualtrics_sample.csv"
 QUALTRICS_MAPPING = ROOT / "tests" / "mappings" / "qualtrics_sample.json"
 EXCEPTION = '[data-testid="stException"]'
-LOCK_WORDS = ("lock", "in use by another process", "WarehouseBusy")
+# DuckDB's and our own messages for a held warehouse (not the word "lock", which icons contain)
+LOCK_WORDS = (
+    "could not set lock",
+    "conflicting lock",
+    "different configuration",
+    "unique file handle conflict",
+    "in use by another process",
+    "WarehouseBusy",
+)
 
 
 def wait(page) -> None:
