@@ -14,8 +14,8 @@ Every page (and `dashboard/model_data.py`) reads through here, never through Duc
 
 Rules kept here so pages cannot get them wrong:
 - Only tables named `rel_*` / `ref_*` (released through the confidentiality layer, or public) can be
-  read, and only if they exist; filter columns must be columns of that table. Identifiers come
-  from that allow-list and are quoted; values are always bound, never spliced into SQL.
+  read, and only if they exist; filter columns must be columns of that table. The table name
+  comes from that allow-list and is quoted; filter values never reach SQL at all.
 - A released table is read whole, once per build, on its own short read-only connection
   (pipelines.warehouse.connect), then filtered in memory: released tables are aggregates and small,
   DuckDB locks the file per process, so nothing is held open across reruns, and a page making ten
