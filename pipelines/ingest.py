@@ -271,29 +271,22 @@ def _convert_expr(f: str, src: str, plan: ColumnPlan) -> str:
     raise AssertionError(kind)
 
 
-def _reasons_exprs(plan: ColumnPlan) -> tuple[str, str, str]:
-    """(converted list, raw text or NULL, unknown tokens list) for leave_reasons."""
-    pieces = []
-    raw = "null"
-    unknown = "[]::varchar[]"
-    if "leave_reasons" in plan.fields:
-        raw = _source_expr(plan, "leave_reasons", [])
-        toks = f"string_split_regex(coalesce({raw}, ''), '[;|,]')"
-        pieces.append(
-            f"list_filter(list_transform({toks}, lambda t: m_leave_reasons[norm_label(t)]), lambda t: t is not null)"
-        )
-        unknown = f"list_filter({toks}, lambda t: norm_label(t) <> '' and m_leave_reasons[norm_label(t)] is null)"
+def _reasons_text_exprs(raw: str) -> tuple[str, str]:
+    """(known reason codes, unknown tokens) of a free-form reasons cell `raw` ("burnout; EHR")."""
+    toks = f"string_split_regex(coalesce({raw}, ''), '[;|,]')"
+    known = f"list_filter(list_transform({toks}, lambda t: m_leave_reasons[norm_label(t)]), lambda t: t is not null)"
+    unknown = f"list_filter({toks}, lambda t: norm_label(t) <> '' and m_leave_reasons[norm_label(t)] is null)"
+    return known, unknown
+
+
+def _reasons_checkboxes(plan: ColumnPlan, alias: str) -> str | None:
+    """Codes ticked in checkbox-style columns (REDCap field___code, mapping field:code)."""
     checks = [
-        f"case when is_selected(c{pos}) then {_lit(code)} end"
+        f"case when is_selected({alias}.c{pos}) then {_lit(code)} end"
         for pos, f, code in plan.checkboxes
         if f == "leave_reasons"
     ]
-    if checks:
-        pieces.append(f"list_filter([{', '.join(checks)}], lambda t: t is not null)")
-    if not pieces:
-        return "null::varchar[]", raw, unknown
-    combined = pieces[0] if len(pieces) == 1 else f"list_concat({', '.join(pieces)})"
-    return f"nullif(list_sort(list_distinct({combined})), []::varchar[])", raw, unknown
+    return f"list_filter([{', '.join(checks)}], lambda t: t is not null)" if checks else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -531,36 +524,66 @@ def _resolve_wave(mem, plan: ColumnPlan, wave: str | None, report: IngestResult)
 
 
 def _convert(mem, source: SourceFile, plan: ColumnPlan, redcap: RedcapDictionary | None, report: IngestResult) -> None:
+    """Convert and validate every mapped field; leaves `clean` (typed rows + `_reject`) and the view
+    `clean_full` (the same with each field's raw answer text, for messages and rejected rows).
+
+    Survey columns hold few distinct answers, so each field's text is cleaned, looked up and
+    range-checked once per distinct value (table dv_<field>) and joined back to the rows, instead of
+    running the string work on every one of a million cells.
+    """
     map_names = _load_maps(mem, plan)
-    selects = ["_row"]
-    raws = ["_row"]
-    for f in contract.FIELD_NAMES:
-        if f == "leave_reasons":
-            conv, raw, unknown = _reasons_exprs(plan)
-            selects.append(f"{conv} as leave_reasons")
-            raws.append(f"{raw} as raw__leave_reasons")
-            selects.append(f"{unknown} as unknown__leave_reasons")
-            continue
+    selects, raws, joins = ["s._row"], ["s._row"], []
+    for i, f in enumerate(contract.FIELD_NAMES):
         if f not in plan.fields:
-            selects.append(f"null::{contract.FIELDS_BY_NAME[f].sql_type} as {f}")
+            if f != "leave_reasons":
+                selects.append(f"null::{contract.FIELDS_BY_NAME[f].sql_type} as {f}")
             continue
+        keys = [f"c{p}" for p in plan.fields[f]]
         src = _source_expr(plan, f, map_names)
-        raws.append(f"{src} as raw__{f}")
-        selects.append(f"{_convert_expr(f, f'raw__{f}', plan)} as {f}")
-    mem.execute(
-        f"create or replace table converted as select {', '.join(selects)}, "
-        f"{', '.join(r for r in raws[1:])} from (select {', '.join(raws)}, * exclude (_row) from stage, maps) s"
-    )
-    mem.execute("drop table stage")
-    # Rejections: required fields.
+        if f == "leave_reasons":
+            known, unknown = _reasons_text_exprs("raw")
+            value = f"{known} as val, {unknown} as unknown"
+        else:
+            value = f"{_convert_expr(f, 'raw', plan)} as val"
+        mem.execute(
+            f"create or replace table dv_{f} as select g.*, {value} from ("
+            f"select d.*, {src} as raw from (select {', '.join(keys)}, count(*) as cnt from stage group by all) d, maps"
+            ") g, maps"
+        )
+        alias = f"j{i}"
+        on = " and ".join(f"s.{k} is not distinct from {alias}.{k}" for k in keys)
+        joins.append(f"left join dv_{f} {alias} on {on}")
+        raws.append(f"{alias}.raw as raw__{f}")
+        if f != "leave_reasons":
+            selects.append(f"{alias}.val as {f}")
+        else:
+            raws.append(f"{alias}.unknown as unknown__leave_reasons")
+    # leave_reasons: text answers and ticked checkbox columns together
+    pieces = [f"j{contract.FIELD_NAMES.index('leave_reasons')}.val"] if "leave_reasons" in plan.fields else []
+    if (ticked := _reasons_checkboxes(plan, "s")) is not None:
+        pieces.append(ticked)
+    if pieces:
+        combined = pieces[0] if len(pieces) == 1 else f"list_concat({', '.join(f'coalesce({p}, [])' for p in pieces)})"
+        selects.append(f"nullif(list_sort(list_distinct({combined})), []::varchar[]) as leave_reasons")
+    else:
+        selects.append("null::varchar[] as leave_reasons")
     reject = " ".join(f"when {f} is null then {_lit(f)}" for f in contract.REQUIRED_FIELDS)
-    mem.execute(f"create or replace table clean as select *, case {reject} end as _reject from converted")
-    mem.execute("drop table converted")
-    cols = {c[0] for c in mem.execute("describe clean").fetchall()}
+    mem.execute(
+        f"create or replace table clean as select *, case {reject} end as _reject from "
+        f"(select {', '.join(selects)} from stage s {' '.join(joins)})"
+    )
+    mem.execute(
+        f"create or replace view clean_full as select c.*, r.* exclude (_row) from clean c join "
+        f"(select {', '.join(raws)} from stage s {' '.join(joins)}) r on c._row = r._row"
+    )
     positions = {f: plan.fields.get(f, []) for f in contract.FIELD_NAMES}
+    rejected_by = dict(
+        mem.execute("select _reject, count(*) from clean where _reject is not null group by 1").fetchall()
+    )
     for f in contract.REQUIRED_FIELDS:
-        raw_col = f"raw__{f}"
-        count, rows = _examples(mem, f"_reject = {_lit(f)}", raw_col)
+        if not rejected_by.get(f):
+            continue
+        count, rows = _examples(mem, f"_reject = {_lit(f)}", f"raw__{f}")
         for row, raw in rows:
             col = source.columns[positions[f][0]]
             if raw is None:
@@ -574,13 +597,26 @@ def _convert(mem, source: SourceFile, plan: ColumnPlan, redcap: RedcapDictionary
                 report.errors.append(f"Row {row}: {f} '{raw}' in column '{col}' is not usable; the row was rejected.")
         if count > len(rows):
             report.errors.append(f"…and {count - len(rows)} more rows rejected for {f}.")
-    # Warnings: answers that were given but could not be used.
+    # Warnings: answers that were given but could not be used (checked on the distinct values first).
     for f in contract.FIELD_NAMES:
-        raw_col = f"raw__{f}"
-        if f in contract.REQUIRED_FIELDS or raw_col not in cols or f == "leave_reasons":
+        if f in contract.REQUIRED_FIELDS or f not in plan.fields:
             continue
-        count, rows = _examples(mem, f"_reject is null and {raw_col} is not null and {f} is null", raw_col)
-        col = source.columns[positions[f][0]] if positions[f] else f
+        bad = "len(unknown) > 0" if f == "leave_reasons" else "raw is not null and val is null"
+        if not mem.execute(f"select count(*) from dv_{f} where {bad}").fetchone()[0]:
+            continue
+        if f == "leave_reasons":
+            count, rows = _examples(
+                mem,
+                "_reject is null and len(unknown__leave_reasons) > 0",
+                "array_to_string(unknown__leave_reasons, '; ')",
+            )
+            for row, raw in rows:
+                report.warnings.append(f"Row {row} (leave_reasons): '{raw}' is not a known reason; ignored.")
+            if count > len(rows):
+                report.warnings.append(f"leave_reasons: {count - len(rows)} more rows with unknown reasons; ignored.")
+            continue
+        count, rows = _examples(mem, f"_reject is null and raw__{f} is not null and {f} is null", f"raw__{f}")
+        col = source.columns[positions[f][0]]
         label = f"column '{col}'" if col == f else f"column '{col}' ({f})"
         for row, raw in rows:
             report.warnings.append(f"Row {row}, {label}: '{raw}' is {_expectation(f)}; stored as missing.")
@@ -588,14 +624,6 @@ def _convert(mem, source: SourceFile, plan: ColumnPlan, redcap: RedcapDictionary
             report.warnings.append(
                 f"Column '{col}' ({f}): {count - len(rows)} more rows with values that are not valid; stored as missing."
             )
-    if "unknown__leave_reasons" in cols:
-        count, rows = _examples(
-            mem, "_reject is null and len(unknown__leave_reasons) > 0", "array_to_string(unknown__leave_reasons, '; ')"
-        )
-        for row, raw in rows:
-            report.warnings.append(f"Row {row} (leave_reasons): '{raw}' is not a known reason; ignored.")
-        if count > len(rows):
-            report.warnings.append(f"leave_reasons: {count - len(rows)} more rows with unknown reasons; ignored.")
     for pos, kind in plan.exact_numeric.items():
         report.warnings.append(
             f"Column '{source.columns[pos]}' held exact {kind} values; they were converted to bands and not stored."
@@ -604,11 +632,11 @@ def _convert(mem, source: SourceFile, plan: ColumnPlan, redcap: RedcapDictionary
 
 
 def _examples(mem, where: str, raw_expr: str) -> tuple[int, list[tuple[int, str]]]:
-    count = mem.execute(f"select count(*) from clean where {where}").fetchone()[0]
+    count = mem.execute(f"select count(*) from clean_full where {where}").fetchone()[0]
     if not count:
         return 0, []
     rows = mem.execute(
-        f"select _row, {raw_expr} from clean where {where} order by _row limit {MAX_EXAMPLES_PER_COLUMN}"
+        f"select _row, {raw_expr} from clean_full where {where} order by _row limit {MAX_EXAMPLES_PER_COLUMN}"
     ).fetchall()
     return count, rows
 
@@ -739,9 +767,9 @@ def write_rejected_rows(mem, source: SourceFile, plan: ColumnPlan, out: str | Pa
     """The rejected rows with their row number, reason and the answers in contract columns only
     (identifier columns are never written back out)."""
     out = Path(out)
-    raw_cols = [r[0] for r in mem.execute("describe clean").fetchall() if r[0].startswith("raw__")]
+    raw_cols = [r[0] for r in mem.execute("describe clean_full").fetchall() if r[0].startswith("raw__")]
     rows = mem.execute(
-        f"select _row, _reject, {', '.join(raw_cols)} from clean where _reject is not null order by _row"
+        f"select _row, _reject, {', '.join(raw_cols)} from clean_full where _reject is not null order by _row"
     ).fetchall()
     with open(out, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
