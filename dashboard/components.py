@@ -13,10 +13,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from pipelines import spreadsheet_safety
 from pipelines.charts import Tile
 
 # Leading characters a spreadsheet would treat as a formula (METHODS.md, "Confidentiality").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
@@ -70,14 +70,8 @@ def empty(message: str) -> None:
 def safe_csv(frame: pd.DataFrame) -> bytes:
     """CSV bytes that a spreadsheet cannot execute: text cells starting with = + - @ tab or CR
     are prefixed with ' (numbers stay numbers)."""
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
-            )
     buffer = io.StringIO()
-    out.to_csv(buffer, index=False)
+    spreadsheet_safety.safe_frame(frame).to_csv(buffer, index=False)
     return buffer.getvalue().encode("utf-8")
 
 

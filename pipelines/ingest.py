@@ -32,6 +32,7 @@ from pipelines.mapping import (
     plan_columns,
 )
 from pipelines.readers import InputError, SourceFile, open_source
+from pipelines.spreadsheet_safety import inert
 
 MAX_EXAMPLES_PER_COLUMN = 5
 # Test hook: seconds to sleep inside the load transaction, so a test can kill the process there.
@@ -776,15 +777,8 @@ def write_rejected_rows(mem, source: SourceFile, plan: ColumnPlan, out: str | Pa
         w.writerow(["row", "reason", *(c.removeprefix("raw__") for c in raw_cols)])
         for r in rows:
             reason = f"{r[1]} is empty or not valid"
-            w.writerow([r[0], reason, *(_inert(v) for v in r[2:])])
+            w.writerow([r[0], reason, *(inert(v) for v in r[2:])])
     return out
-
-
-def _inert(value):
-    """Spreadsheet-safe text: a cell starting with = + - @ tab or CR is written as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 # ----------------------------------------------------------------------------------------------

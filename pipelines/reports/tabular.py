@@ -14,12 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def inert(text: str) -> str:
-    """Text a spreadsheet will not execute."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+from pipelines.spreadsheet_safety import FORMULA_START, inert, safe_frame  # noqa: F401 (re-exported)
 
 
 def cell_value(value: Any) -> Any:
@@ -37,18 +32,6 @@ def cell_value(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date)):
         return value
     return inert(str(value))
-
-
-def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every text cell made inert (for CSV); numeric columns untouched."""
-    out = frame.copy()
-    for col in out.columns:
-        s = out[col]
-        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
-            continue
-        out[col] = s.astype(object).map(lambda v: inert(v) if isinstance(v, str) else v)
-    out.columns = [inert(str(c)) for c in out.columns]
-    return out
 
 
 # ------------------------------------------------------------------------------------------
