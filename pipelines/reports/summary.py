@@ -8,36 +8,22 @@ PDF's executive summary and the slides, so both say the same thing.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import pandas as pd
 
 from pipelines import contract
 from pipelines.charts.core import format_change, format_value, metric_label, unit_label
+from pipelines.charts.models import _missing, _pct, money  # the dashboard's formats, one definition
 from pipelines.reports.data import DRIVERS, METRICS, PATHS, REASONS, RISK, SCENARIOS, ReportData
 
 
 def missing(x: object) -> bool:
-    return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
+    return _missing(x)
 
 
 def pct(x: object, digits: int = 0) -> str:
-    return "–" if missing(x) else f"{100 * float(x):.{digits}f}%"
-
-
-def money(x: object) -> str:
-    """'$1.2M', '$85k', '-$3.0M' (the dashboard's format)."""
-    if missing(x):
-        return "–"
-    v = float(x)
-    sign = "-" if v < 0 else ""
-    v = abs(v)
-    if v >= 1e6:
-        return f"{sign}${v / 1e6:.1f}M"
-    if v >= 1e3:
-        return f"{sign}${v / 1e3:.0f}k"
-    return f"{sign}${v:.0f}"
+    return _pct(x, digits)
 
 
 def lower_first(text: str) -> str:
