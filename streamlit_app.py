@@ -27,7 +27,10 @@ PAGES: dict[str, list[tuple[str, str, str, str, frozenset[str]]]] = {
         ("uploads.py", "Uploads & waves", ":material/history:", "uploads", frozenset({OFFICER, ADMIN})),
     ],
     "Reports": [("reports.py", "Reports", ":material/description:", "reports", EVERYONE)],
-    "Admin": [("settings.py", "Settings", ":material/settings:", "settings", frozenset({ADMIN}))],
+    "Admin": [
+        ("settings.py", "Settings", ":material/settings:", "settings", frozenset({ADMIN})),
+        ("audit_log.py", "Audit log", ":material/policy:", "audit-log", frozenset({ADMIN})),
+    ],
     "Help": [("methodology.py", "Methodology", ":material/menu_book:", "methodology", EVERYONE)],
 }
 

@@ -404,3 +404,11 @@ def export(fmt: str, *, wave: str | None, site: str | None, department: str | No
     return reports.build_export(
         fmt, db=db_path(), wave=wave, site=site, department=department, actor=actor, progress=progress
     )
+
+
+def audit_entries(since=None, action: str | None = None, actor: str | None = None) -> pd.DataFrame:
+    """The audit log, newest first (admins only: the router registers its page for admins)."""
+    from pipelines import audit
+
+    rows = with_connection(audit.entries, since=since, action=action or None, actor=actor or None)
+    return pd.DataFrame(rows, columns=["logged_at", "actor", "action", "object", "outcome", "detail"])

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "pipelines.analytics_cli",
     "pipelines.models_cli",
     "pipelines.reports_cli",
+    "pipelines.audit",
 )
 
 

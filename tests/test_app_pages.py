@@ -284,3 +284,32 @@ def test_overview_shows_risk_tiles_when_a_risk_table_is_released(warehouse):
     values = {m.label: m.value for m in at.metric}
     assert values["Expected departures (2 yrs)"] == "700 (680–720)"
     assert values["Replacement-cost exposure"].startswith("$160.0M")
+
+
+def test_audit_log_page_lists_and_filters_entries(warehouse):
+    at = open_page("reports")
+    at.button(key="build_csv").click().run()  # an export: one more audited action
+    at.switch_page("dashboard/pages/audit_log.py")
+    run(at)
+    assert not at.exception, [e.value for e in at.exception]
+    shown = at.dataframe[0].value
+    assert {"upload", "export"} <= set(shown["action"])
+    at.selectbox(key="audit_action").set_value("export").run()
+    assert set(at.dataframe[0].value["action"]) == {"export"}
+    assert at.get("download_button")
+
+
+def test_audit_log_cli(warehouse):
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines", "audit-log", "--db", str(warehouse), "--action", "upload", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = json.loads(out.stdout)
+    assert rows and {r["action"] for r in rows} == {"upload"}

@@ -62,7 +62,7 @@ USERS = {
 }
 ALL_PAGES = {
     "overview", "attrition-risk", "drivers", "retention-options", "intentions", "trends",
-    "upload", "uploads", "reports", "settings", "methodology",
+    "upload", "uploads", "reports", "settings", "audit-log", "methodology",
 }  # fmt: skip
 
 
@@ -233,8 +233,8 @@ def test_signed_out_user_sees_only_the_sign_in_screen(stand_in, env):
 @pytest.mark.parametrize(
     ("who", "expected_pages", "role_label", "scope_label"),
     [
-        ("leader", ALL_PAGES - {"upload", "uploads", "settings"}, "Leader", "North Campus"),
-        ("officer", ALL_PAGES - {"settings"}, "Wellness officer", "whole organisation"),
+        ("leader", ALL_PAGES - {"upload", "uploads", "settings", "audit-log"}, "Leader", "North Campus"),
+        ("officer", ALL_PAGES - {"settings", "audit-log"}, "Wellness officer", "whole organisation"),
         ("admin", ALL_PAGES, "Administrator", "whole organisation"),
     ],
 )
@@ -341,8 +341,8 @@ def router_env(sample_warehouse, env, monkeypatch) -> dict[str, Path]:
 @pytest.mark.parametrize(
     ("who", "expected_pages"),
     [
-        ("leader", ALL_PAGES - {"upload", "uploads", "settings"}),
-        ("officer", ALL_PAGES - {"settings"}),
+        ("leader", ALL_PAGES - {"upload", "uploads", "settings", "audit-log"}),
+        ("officer", ALL_PAGES - {"settings", "audit-log"}),
         ("admin", ALL_PAGES),
     ],
 )

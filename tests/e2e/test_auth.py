@@ -314,7 +314,7 @@ def test_router_leader_cannot_open_upload_or_settings_by_url(router, idp, page):
     sign_in(page, router["url"], idp, LEADER)
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
     assert "Overview" in nav and "Upload" not in nav and "Settings" not in nav
-    for path in ("upload", "uploads", "settings"):
+    for path in ("upload", "uploads", "settings", "audit-log"):
         page.goto(f"{router['url']}/{path}")
         wait(page)
         text = main_text(page)
@@ -332,7 +332,7 @@ def test_router_site_leader_sees_only_their_site_on_every_page(router, idp, page
     forbidden = other_sites(own)
     leaks, shown = [], []
     for url_path, _title in browser_helpers.page_paths():
-        if url_path in ("upload", "uploads", "settings"):
+        if url_path in ("upload", "uploads", "settings", "audit-log"):
             continue
         for query in ("", f"?site={quote(own)}"):
             path = "" if url_path == "overview" else url_path  # the default page lives at "/"
