@@ -90,10 +90,11 @@ def has_table(table: str) -> bool:
     return table in released_tables()
 
 
-@st.cache_data(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
+@st.cache_resource(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
 def _table(db: str, stamp: float, table: str) -> pd.DataFrame:
     """A whole released table, read once per build (they are small: aggregates, not respondents).
-    One connection per table instead of one per widget keeps warm pages fast."""
+    One connection per table instead of one per widget keeps warm pages fast. Held as a shared
+    resource (not copied on every hit): callers only ever filter it into new frames."""
     with warehouse.connect(db, read_only=True) as con:
         return con.execute(f'select * from "{table}" limit {MAX_ROWS}').df()  # name allow-listed
 
@@ -206,6 +207,7 @@ def min_group_size() -> int:
 def clear_cache() -> None:
     """Drop every cached read: call after the app writes (upload, delete, rebuild, settings)."""
     st.cache_data.clear()
+    _table.clear()
 
 
 # ------------------------------------------------------------------------------------------
