@@ -24,19 +24,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS  # one browser launch recipe for screenshots, tests, benchmarks
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+
 # url path -> main charts that must be drawn (outside collapsed expanders)
 MAIN_CHARTS: dict[str, int] = {"overview": 2, "attrition-risk": 2}
 TIMEOUT_S = 120
