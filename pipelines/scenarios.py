@@ -24,6 +24,7 @@ Cross-sectional survey associations are not proof that a lever causes the change
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -520,6 +521,38 @@ def _summarise(
     }
 
 
+_FITTED: dict[tuple, tuple[pd.DataFrame, Any]] = {}
+_FITTED_LOCK = threading.Lock()
+_FITTED_MAX = 4
+
+
+def _wave_inputs(con, wave: str, reasons: list[str], need_model: bool, refits: int, seed: int):
+    """The wave's respondents and the lever model (fitted without burnout), kept in memory while the
+    wave's uploads are unchanged: a planner trying parameter after parameter refits nothing.
+    The cache key includes the wave's upload ids, so a new or deleted upload refits."""
+    uploads = con.execute(
+        "select count(*), string_agg(distinct upload_id, ',' order by upload_id) from responses where wave = ?",
+        [wave],
+    ).fetchall()[0]
+    key = (wave, uploads, tuple(reasons), refits, seed)
+    with _FITTED_LOCK:
+        cached = _FITTED.get(key)
+    if cached is not None and (cached[1] is not None or not need_model):
+        return cached
+    wave_df = cached[0] if cached is not None else load_respondents(con, wave=wave, reasons=reasons)
+    if wave_df.empty:
+        raise ValueError(f"No responses in wave {wave!r}.")
+    model = None
+    if need_model:
+        with threadpool_limits(limits=1, user_api="blas"):
+            model = fit_model(wave_df, include_burnout=False, refits=refits, seed=seed)
+    with _FITTED_LOCK:
+        if len(_FITTED) >= _FITTED_MAX:
+            _FITTED.pop(next(iter(_FITTED)))
+        _FITTED[key] = (wave_df, model)
+    return wave_df, model
+
+
 def run_scenario(
     con: duckdb.DuckDBPyConnection,
     levers: Sequence[Any],
@@ -548,14 +581,9 @@ def run_scenario(
     if wave is None:
         raise ValueError("No survey responses in the warehouse yet.")
     reasons = sorted({r for lv in LEVERS.values() for r in lv.reasons_needed} | {"geography", "career_growth"})
-    wave_df = load_respondents(con, wave=wave, reasons=reasons)
-    if wave_df.empty:
-        raise ValueError(f"No responses in wave {wave!r}.")
+    need_model = any(LEVERS[c["key"]].kind == "model" for c in chosen)
+    wave_df, model = _wave_inputs(con, wave, reasons, need_model, refits, seed)
     scope = _scope(con, wave_df, wave, {"site": site, "department": department, "role": role}, values)
-    model = None
-    if any(LEVERS[c["key"]].kind == "model" for c in chosen):
-        with threadpool_limits(limits=1, user_api="blas"):
-            model = fit_model(wave_df, include_burnout=False, refits=refits, seed=seed)
     rng = np.random.default_rng(seed + 3)
     rows, deltas, eligibles, programme_costs = [], [], [], []
     for c in chosen:
