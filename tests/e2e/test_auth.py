@@ -401,8 +401,11 @@ def test_router_admin_changes_the_anonymity_threshold(router, idp, page):
     )
 
 
-def test_router_audit_log_has_every_sign_in(router):
-    """One entry per sign-in (each test signs in once), however many pages each user opened."""
+def test_router_audit_log_has_every_sign_in(router, page):
+    """One entry per sign-in (each test signs in once), however many pages each user opened.
+
+    Takes `page` although it opens nothing: pytest-playwright parametrizes browser tests by browser
+    name, and a test outside that group got a new `router` (and an empty audit log) of its own."""
     entries = sorted((a, o) for a, _, _, o, _ in audit(router["db"], "sign-in"))
     expected = [(STRANGER["email"], "no access")] + [(u["email"], "ok") for u in (LEADER, LEADER, OFFICER, ADMIN)]
     assert entries == sorted(expected), entries
