@@ -598,11 +598,46 @@ def run_scenario(
         rows.append(_row(c["key"], LEVERS[c["key"]].label, scope, eligible, stats, notes))
     if len(chosen) > 1:
         rows.append(_combined(chosen, scope, eligibles, deltas, programme_costs, values, resamples, rng))
+        eligibles.append(np.any(np.vstack(eligibles), axis=0))
+    _protect_nested(rows, eligibles, scope.k)
     out = pd.DataFrame(rows)
     out.insert(0, "wave", wave)
     for col, value in (("site", site), ("department", department), ("role", role)):
         out.insert(out.columns.get_loc("lever"), col, value)
     return out
+
+
+def _protect_nested(rows: list[dict[str, Any]], eligibles: list[np.ndarray], k: int) -> None:
+    """Differencing protection between the rows of one scenario.
+
+    When one row's eligible group contains another's (a lever inside the combined row, or a lever
+    whose rule is wider than another's), their difference is a group of its own: if it holds 1 to
+    k - 1 people, the larger row is hidden too, so subtracting rows cannot isolate a small group.
+    Repeats until nothing changes."""
+    sets = [np.asarray(e, dtype=bool) for e in eligibles]
+    changed = True
+    while changed:
+        changed = False
+        for i, small in enumerate(sets):
+            for j, big in enumerate(sets):
+                if i == j or rows[i]["suppressed"] and rows[j]["suppressed"]:
+                    continue
+                if rows[j]["suppressed"] or np.any(small & ~big):
+                    continue
+                diff = int(big.sum() - small.sum())
+                if 0 < diff < k:
+                    _hide(rows[j], k)
+                    changed = True
+
+
+def _hide(row: dict[str, Any], k: int) -> None:
+    row["suppressed"] = True
+    row["n_eligible"] = None
+    for metric, _ in RESULT_METRICS:
+        row[metric] = row[f"{metric}_lo"] = row[f"{metric}_hi"] = np.nan
+    row["notes"] = (
+        f"{row['notes']} Hidden: it differs from another option's eligible group by fewer than {k} people."
+    ).strip()
 
 
 def _combined(

@@ -108,3 +108,34 @@ def test_lever_library_lists_sources_and_caveats():
     assert set(lib["key"]) == set(scenarios.LEVERS)
     assert lib["caveat"].str.contains("not proof|No survey measure").all()
     assert lib.loc[lib["key"] == "ehr_support", "published_effect"].str.contains("0.90").all()
+
+
+def test_nested_eligible_groups_cannot_be_differenced_into_a_small_group():
+    """A lever's eligible group inside the combined row's: a difference of 1..k-1 people hides the
+    larger row; a difference of 0 or >= k leaves both visible."""
+    import numpy as np
+
+    from pipelines.scenarios import RESULT_METRICS, _protect_nested
+
+    def row(n_eligible):
+        r = {"suppressed": False, "n_eligible": n_eligible, "notes": ""}
+        for metric, _ in RESULT_METRICS:
+            r[metric] = r[f"{metric}_lo"] = r[f"{metric}_hi"] = 1.0
+        return r
+
+    a = np.zeros(40, dtype=bool)
+    a[:20] = True  # lever A: 20 eligible
+    b = np.zeros(40, dtype=bool)
+    b[20:23] = True  # lever B: 3 eligible (itself hidden by k)
+    combined = a | b  # 23: combined - A = 3 people
+    rows = [row(20), {**row(None), "suppressed": True}, row(23)]
+    _protect_nested(rows, [a, b, combined], k=5)
+    assert rows[0]["suppressed"] is False
+    assert rows[2]["suppressed"] is True and rows[2]["n_eligible"] is None
+    assert all(np.isnan(rows[2][m]) for m, _ in RESULT_METRICS)
+
+    c = np.zeros(40, dtype=bool)
+    c[20:30] = True  # lever C: 10 eligible; combined - A = 10 >= k
+    rows = [row(20), row(10), row(30)]
+    _protect_nested(rows, [a, c, a | c], k=5)
+    assert [r["suppressed"] for r in rows] == [False, False, False]
