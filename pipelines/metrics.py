@@ -127,9 +127,23 @@ _AGGREGATE = {
 }
 
 
+# The breakdowns every released table is computed for, one per level in LEVELS (never more than two
+# dimensions crossed; a department is always within its site). `{{ grouping_sets }}` in the SQL.
+GROUPING_SETS: tuple[str, ...] = (
+    "(wave)",
+    "(wave, site)",
+    "(wave, site, department)",
+    "(wave, role)",
+    "(wave, site, role)",
+    "(wave, site, department, role)",
+)
+
+
 def read_sql(name: str) -> str:
-    """The text of pipelines/sql/<name>.sql."""
-    return resources.files("pipelines").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+    """The text of pipelines/sql/<name>.sql, with `{{ grouping_sets }}` filled in."""
+    text = resources.files("pipelines").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+    sets = "grouping sets (\n        " + ",\n        ".join(GROUPING_SETS) + "\n    )"
+    return text.replace("{{ grouping_sets }}", sets)
 
 
 def render_metrics_sql() -> str:

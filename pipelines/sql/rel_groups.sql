@@ -74,14 +74,7 @@ respondents as (
         grouping_id(site, department, role) as grouping_bits,
         count(*) as n
     from source_responses
-    group by grouping sets (
-        (wave),
-        (wave, site),
-        (wave, site, department),
-        (wave, role),
-        (wave, site, role),
-        (wave, site, department, role)
-    )
+    group by {{ grouping_sets }}
 ),
 
 roster_groups as (
@@ -93,14 +86,7 @@ roster_groups as (
         grouping_id(site, department, role) as grouping_bits,
         sum(headcount) as headcount
     from roster
-    group by grouping sets (
-        (wave),
-        (wave, site),
-        (wave, site, department),
-        (wave, role),
-        (wave, site, role),
-        (wave, site, department, role)
-    )
+    group by {{ grouping_sets }}
 ),
 
 final as (

@@ -33,14 +33,7 @@ grouped as (
         count(*) as n,
         {{ aggregates }}
     from scored
-    group by grouping sets (
-        (wave),
-        (wave, site),
-        (wave, site, department),
-        (wave, role),
-        (wave, site, role),
-        (wave, site, department, role)
-    )
+    group by {{ grouping_sets }}
 ),
 
 unpivoted as (
