@@ -70,6 +70,11 @@ def _pct(x: object, digits: int = 0) -> str:
     return "–" if _missing(x) else f"{100 * float(x):.{digits}f}%"
 
 
+# Public names for the reports, which use the dashboard's number formats.
+is_missing = _missing
+percent = _pct
+
+
 def money(x: object) -> str:
     """'$1.2M', '$85k', '-$3.0M'; '–' when missing."""
     if _missing(x):

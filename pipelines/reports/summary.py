@@ -14,16 +14,11 @@ import pandas as pd
 
 from pipelines import contract
 from pipelines.charts.core import format_change, format_value, metric_label, unit_label
-from pipelines.charts.models import _missing, _pct, money  # the dashboard's formats, one definition
+from pipelines.charts.models import is_missing, money, percent  # the dashboard's formats, one definition
 from pipelines.reports.data import DRIVERS, METRICS, PATHS, REASONS, RISK, SCENARIOS, ReportData
 
-
-def missing(x: object) -> bool:
-    return _missing(x)
-
-
-def pct(x: object, digits: int = 0) -> str:
-    return _pct(x, digits)
+missing = is_missing
+pct = percent
 
 
 def lower_first(text: str) -> str:
