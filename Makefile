@@ -11,7 +11,7 @@ browser:            ## Debian's chromium (browser tests, chart images) and poppl
 		(apt-get update -qq && apt-get install -y -qq chromium poppler-utils)
 
 run: install        ## start the dashboard (an empty warehouse loads the bundled sample by itself)
-	$(PYTHON) -m streamlit run streamlit_app.py
+	$(PYTHON) -m streamlit run serve.py
 
 test: install browser  ## every test, browser tests included
 	$(PYTHON) -m pytest

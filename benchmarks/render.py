@@ -3,7 +3,8 @@
 For each page: start `streamlit run streamlit_app.py` (CLINRET_DB=the warehouse, headless, a free
 127.0.0.1 port), wait for /_stcore/health, then open the page in a fresh browser context and time
 from navigation until the app has finished its run (stApp data-test-script-state = notRunning, no
-stStatusWidget) and the page's main Plotly charts are drawn (an SVG inside each stPlotlyChart).
+stStatusWidget) and the page's main charts are drawn (an SVG inside each stPlotlyChart, or a static
+chart's svg.clinret-chart, which the server draws; see pipelines/charts/svg.py).
 "cold" is the first visit after the server started (Python imports, first queries, empty caches:
 what the first leader of the morning sees); "warm" visits follow in new browser contexts (server
 caches full). The server's peak RSS (VmHWM) is read from /proc before it is stopped.
@@ -38,8 +39,10 @@ DONE_JS = """(want) => {
   if (document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"],'
       + '[data-testid="stStatusWidgetRunningManIcon"]')) return false;
   if (!document.querySelector('h1')) return false;
-  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
-  const drawn = charts.filter(c => c.querySelector('svg.main-svg')).length;
+  const plotly = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  const svg = document.querySelectorAll('svg.clinret-chart').length;  // static charts (pipelines/charts/svg.py)
+  const charts = {length: plotly.length + svg};
+  const drawn = plotly.filter(c => c.querySelector('svg.main-svg')).length + svg;
   const empty = document.querySelectorAll('[data-testid="stAlert"], [data-testid="stAlertContainer"]').length;
   return drawn >= want ? {drawn: drawn, charts: charts.length, alerts: empty} : false;
 }"""
@@ -78,7 +81,7 @@ def peak_rss_mb(pid: int) -> float | None:
 def start_server(db: str, port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "CLINRET_DB": db}
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
         "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
         "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
     ]  # fmt: skip

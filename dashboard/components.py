@@ -15,6 +15,7 @@ import streamlit as st
 
 from pipelines import spreadsheet_safety
 from pipelines.charts import Tile
+from pipelines.charts.svg import to_svg
 
 # Leading characters a spreadsheet would treat as a formula (METHODS.md, "Confidentiality").
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -42,9 +43,18 @@ def tile_row(tiles: Sequence[Tile]) -> None:
         )
 
 
-def chart(fig: go.Figure, table: pd.DataFrame, *, key: str, caption: str | None = None) -> None:
-    """A figure, an optional caption, and its numbers in a 'Show data' expander."""
-    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG)
+def chart(fig: go.Figure, table: pd.DataFrame, *, key: str, caption: str | None = None, static: bool = False) -> None:
+    """A figure, an optional caption, and its numbers in a 'Show data' expander.
+
+    static=True draws the figure as plain SVG on the server (pipelines.charts.svg: same data,
+    colours and hover text, no chart library to load), for the charts a leader sees first; a
+    figure the SVG renderer cannot draw falls back to Plotly."""
+    svg = to_svg(fig) if static else None
+    if svg is not None:
+        # st.html's sanitiser keeps HTML only (no SVG); every label in `svg` is escaped by to_svg
+        st.markdown(svg, unsafe_allow_html=True)
+    else:
+        st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG)
     if caption:
         st.caption(caption)
     with st.expander("Show data"):

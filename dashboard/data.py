@@ -11,15 +11,17 @@ Every page (and `dashboard/model_data.py`) reads through here, never through Duc
     data.clear_cache()                           # after an upload, delete, rebuild or settings change
     data.waves(), data.dimension_values()        # released waves / sites, departments, roles
     data.min_group_size(), data.settings_values()
+    data.reading("model_diagnostics")           # a pipeline reader's result, from the same snapshot
 
 Rules kept here so pages cannot get them wrong:
 - Only tables named `rel_*` / `ref_*` (released through the confidentiality layer, or public) can be
   read, and only if they exist; filter columns must be columns of that table. The table name
   comes from that allow-list and is quoted; filter values never reach SQL at all.
-- A released table is read whole, once per build, on its own short read-only connection
+- Every released table (and the few pipeline readings in `_snapshot_readers`: settings, model
+  diagnostics, saved scenarios) is read whole, once per build, on one short read-only connection
   (pipelines.warehouse.connect), then filtered in memory: released tables are aggregates and small,
-  DuckDB locks the file per process, so nothing is held open across reruns, and a page making ten
-  calls opens at most one connection per table.
+  DuckDB locks the file per process, so nothing is held open across reruns, and the first page after
+  a rebuild opens the warehouse once; later pages and filter changes not at all.
 - Results are cached with st.cache_data keyed on the table, the filters and the warehouse file's
   modification time, so a rebuild from the CLI shows up without a restart; `clear_cache()` drops
   everything after the app itself writes.
@@ -28,6 +30,7 @@ Rules kept here so pages cannot get them wrong:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from pipelines import access, warehouse
@@ -68,40 +72,95 @@ def with_connection(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(con, *args, **kwargs)
 
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _table_columns(db: str, stamp: float) -> dict[str, list[str]]:
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """Everything the pages read from one build of the warehouse, read on one connection."""
+
+    columns: dict[str, list[str]]  # released table -> its columns, in order
+    tables: dict[str, pd.DataFrame]  # released table -> the whole table (shared: never mutate)
+    readings: dict[str, Any]  # SNAPSHOT_READERS name -> that reader's result
+
+
+def _snapshot_readers() -> dict[str, Callable[[Any], Any]]:
+    """Pipeline readers (each takes a connection) whose results every page may need; they are read
+    with the released tables, so a page after a rebuild opens the warehouse once, not once per read."""
+    from pipelines import assumptions, risk, scenarios, settings  # noqa: F401  (assumptions registers settings)
+
+    return {
+        "settings": settings.get_all,
+        "model_diagnostics": risk.read_diagnostics,
+        "saved_scenarios": scenarios.list_scenarios,
+    }
+
+
+@st.cache_resource(ttl=CACHE_TTL, max_entries=2, show_spinner=False)
+def _snapshot(db: str, stamp: float) -> Snapshot:
+    """Every released table, their columns and the readers above, read once per build on one short
+    read-only connection (~15 ms to open at 1M responses; the tables are aggregates, a few MB in all).
+    Nothing is held open across reruns: DuckDB's file lock would shut out a writer in another process.
+    Held as a shared resource (not copied on every hit): callers only ever filter it into new frames."""
     with warehouse.connect(db, read_only=True) as con:
         rows = con.execute(
-            "select table_name, column_name from information_schema.columns order by table_name, ordinal_position"
+            "select table_name, column_name, data_type from duckdb_columns() "
+            "where schema_name = 'main' and not internal order by table_name, column_index"
         ).fetchall()
-    columns: dict[str, list[str]] = {}
-    for table, column in rows:
-        if RELEASED_TABLE.match(table):
-            columns.setdefault(table, []).append(column)
-    return columns
+        columns: dict[str, list[str]] = {}
+        types: dict[str, set[str]] = {}
+        for table, column, data_type in rows:
+            if RELEASED_TABLE.match(table):
+                columns.setdefault(table, []).append(column)
+                types.setdefault(table, set()).add(data_type)
+        tables = {table: _read_table(con, table, types[table]) for table in columns}
+        readings = {name: read(con) for name, read in _snapshot_readers().items()}
+    return Snapshot(columns, tables, readings)
+
+
+# Column types the Arrow path below converts exactly as DuckDB's .df() would (a test compares the
+# two on every released table); a table with any other type is read with .df().
+_ARROW_TYPES = frozenset({"VARCHAR", "BOOLEAN", "DOUBLE", "BIGINT"})
+_NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def _read_table(con: Any, table: str, types: set[str]) -> pd.DataFrame:
+    """A whole released table as pandas, the same frame as `.df()` gives, in about half the time
+    (DuckDB's .df() builds Python strings and pandas then converts them to its str dtype again).
+    Integers and booleans take pandas' nullable dtypes only where the column has a null, as .df()
+    does. The name is allow-listed by RELEASED_TABLE and quoted."""
+    query = f'select * from "{table}" limit {MAX_ROWS}'
+    if not types <= _ARROW_TYPES:
+        return con.execute(query).df()
+    arrow = con.sql(query).to_arrow_table()
+    frame = arrow.to_pandas(types_mapper=_NULLABLE.get)
+    for name, column in zip(arrow.column_names, arrow.columns, strict=True):
+        dtype = frame[name].dtype
+        if column.null_count == 0 and isinstance(dtype, (pd.Int64Dtype, pd.BooleanDtype)):
+            frame[name] = frame[name].to_numpy(dtype=dtype.numpy_dtype)
+    return frame
+
+
+def snapshot() -> Snapshot:
+    """The current build's snapshot (re-read when the warehouse file changes)."""
+    return _snapshot(str(db_path()), _stamp())
+
+
+def reading(name: str) -> Any:
+    """A pipeline reader's result from the snapshot ("settings", "model_diagnostics",
+    "saved_scenarios"); treat it as read-only."""
+    return snapshot().readings[name]
 
 
 def released_tables() -> dict[str, list[str]]:
     """Released/public tables present in the warehouse, with their columns in order."""
-    return _table_columns(str(db_path()), _stamp())
+    return snapshot().columns
 
 
 def has_table(table: str) -> bool:
     return table in released_tables()
 
 
-@st.cache_resource(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
-def _table(db: str, stamp: float, table: str) -> pd.DataFrame:
-    """A whole released table, read once per build (they are small: aggregates, not respondents).
-    One connection per table instead of one per widget keeps warm pages fast. Held as a shared
-    resource (not copied on every hit): callers only ever filter it into new frames."""
-    with warehouse.connect(db, read_only=True) as con:
-        return con.execute(f'select * from "{table}" limit {MAX_ROWS}').df()  # name allow-listed
-
-
 @st.cache_data(ttl=CACHE_TTL, max_entries=512, show_spinner=False)
 def _query(db: str, stamp: float, table: str, filters: tuple, order_by: tuple, limit: int) -> pd.DataFrame:
-    frame = _table(db, stamp, table)
+    frame = _snapshot(db, stamp).tables[table]
     keep = pd.Series(True, index=frame.index)
     for column, value in filters:
         if value is None:
@@ -177,6 +236,26 @@ def departments_by_site() -> dict[str, list[str]]:
     return {site: sorted(set(deps)) for site, deps in out.items()}
 
 
+def warm_up() -> bool:
+    """Import what every page needs and read the current build's snapshot, once, at server start
+    (serve.py), so the first visit does not pay for it. Returns whether a build was read; an
+    empty or missing warehouse is left to the first visit (ensure_warehouse loads the sample)."""
+    import importlib
+    import logging
+
+    for module in ("dashboard.components", "dashboard.filters", "dashboard.model_data", "pipelines.charts"):
+        importlib.import_module(module)
+    path = db_path()
+    if not path.exists():
+        return False
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+    try:
+        return bool(snapshot().tables)  # outside a session: fills the process-wide st.cache_resource
+    except Exception:  # noqa: BLE001 - a busy or old warehouse: the first visit reads it instead
+        logging.getLogger(__name__).warning("Warm-up could not read %s; the first visit will.", path, exc_info=True)
+        return False
+
+
 @st.cache_resource(show_spinner=False)
 def ensure_warehouse(db: str) -> list[str]:
     """Once per process: load the bundled sample into an empty warehouse (a fresh machine shows
@@ -186,17 +265,9 @@ def ensure_warehouse(db: str) -> list[str]:
     return bootstrap.ensure_sample(db)
 
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _settings(db: str, stamp: float) -> dict[str, Any]:
-    from pipelines import assumptions, settings  # noqa: F401  (assumptions registers its settings)
-
-    with warehouse.connect(db, read_only=True) as con:
-        return settings.get_all(con)
-
-
 def settings_values() -> dict[str, Any]:
     """Every registered setting's current value (defaults where none was saved)."""
-    return _settings(str(db_path()), _stamp())
+    return reading("settings")
 
 
 def min_group_size() -> int:
@@ -207,7 +278,7 @@ def min_group_size() -> int:
 def clear_cache() -> None:
     """Drop every cached read: call after the app writes (upload, delete, rebuild, settings)."""
     st.cache_data.clear()
-    _table.clear()
+    _snapshot.clear()
 
 
 # ------------------------------------------------------------------------------------------

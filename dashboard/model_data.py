@@ -1,7 +1,8 @@
 """Cached reads for the model pages (attrition risk, drivers, retention options, intentions).
 
 Built on dashboard.data: released tables come through `data.query_released` (read-only, cached,
-allow-listed), pipeline readers through `data.with_connection`. Scenario runs, saves and comparisons
+allow-listed), pipeline readers through `data.reading` (read with the released tables, once per
+build) or `data.with_connection`. Scenario runs, saves and comparisons
 go through pipelines.scenarios; pure ones (a run, a comparison) are cached on their arguments and the
 warehouse file's modification time, so a rebuild or a new wave invalidates them. Nothing here draws.
 """
@@ -18,7 +19,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.filters import Filters
-from pipelines import assumptions, contract, drivers, intentions, risk, scenarios, warehouse
+from pipelines import assumptions, contract, drivers, intentions, scenarios, warehouse
 
 # Released model tables (pipelines.models_cli.TABLE_KINDS; built by pipelines.build).
 RISK = "rel_unit_risk"
@@ -98,15 +99,13 @@ def departure_assumptions() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _diagnostics(db: str, stamp: float, wave: str | None) -> pd.DataFrame:
-    frame = data.with_connection(risk.read_diagnostics, wave)
-    return frame[frame["model"] == "intent_to_leave"] if not frame.empty else frame
-
-
 def model_quality(wave: str | None) -> dict[str, Any] | None:
     """Cross-validated quality of the risk model for a wave (AUROC, O/E, slope, verdict, curve)."""
-    frame = _diagnostics(str(data.db_path()), _stamp(), wave)
+    frame = data.reading("model_diagnostics")  # every wave's, ordered by wave and model
+    if not frame.empty:
+        frame = frame[frame["model"] == "intent_to_leave"]
+        if wave is not None:
+            frame = frame[frame["wave"] == wave]
     if frame.empty:
         return None
     row = frame.iloc[-1].to_dict()
@@ -122,12 +121,36 @@ def _drivers_wide(f: Filters) -> pd.DataFrame:
     return data.query_released(DRIVERS, wave=f.wave)
 
 
+@st.cache_data(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
+def _drivers_prepared(db: str, stamp: float, wave: str | None, scope: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The wave's released driver table (as this scope sees it) with unit labels, and its long form
+    (drivers.to_long): built once per build, wave and scope instead of on every rerun."""
+    from pipelines.charts import unit_label
+
+    wide = data.query_released(DRIVERS, wave=wave)
+    if wide.empty:
+        return wide, wide
+    labelled = wide.assign(unit=[unit_label(r) for r in wide[list(UNIT_DIMS)].to_dict("records")])
+    return labelled, drivers.to_long(wide)
+
+
+def _drivers(f: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return _drivers_prepared(str(data.db_path()), _stamp(), f.wave, data.scope())
+
+
+def _match_unit(frame: pd.DataFrame, unit: pd.Series | dict) -> pd.Series:
+    mask = frame["level"] == unit["level"]
+    for d in UNIT_DIMS:
+        value = unit[d]
+        mask &= frame[d].isna() if pd.isna(value) else frame[d].astype(object) == value
+    return mask
+
+
 def drivers_organisation(f: Filters) -> pd.DataFrame:
     """Organisation-wide driver importance (one row per driver group) for the wave."""
-    wide = _drivers_wide(f)
-    if wide.empty:
-        return wide
-    long = drivers.to_long(wide)
+    _, long = _drivers(f)
+    if long.empty:
+        return long
     return long[long["level"] == "organisation"].reset_index(drop=True)
 
 
@@ -135,10 +158,9 @@ def driver_units(f: Filters) -> pd.DataFrame:
     """Units the quadrant can show inside the selection: one row per unit (wide), visible or not,
     with a `unit` label. The selection itself comes first (unless it is the whole organisation),
     then sites, departments and roles."""
-    wide = _drivers_wide(f)
-    if wide.empty:
-        return wide
-    frame = wide
+    frame, _ = _drivers(f)
+    if frame.empty:
+        return frame
     for dim in UNIT_DIMS:
         value = getattr(f, dim)
         if value is not None:
@@ -148,39 +170,37 @@ def driver_units(f: Filters) -> pd.DataFrame:
         frame = frame[frame["level"] != "organisation"]
     order = {sel_level: 0, "site": 1, "department": 2, "role": 3, "site_role": 4, "department_role": 5}
     frame = frame.assign(_order=frame["level"].map(order).fillna(9)).sort_values(["_order", *UNIT_DIMS])
-    from pipelines.charts import unit_label
-
-    frame = frame.assign(unit=[unit_label(r) for _, r in frame.iterrows()])
     return frame.drop(columns="_order").reset_index(drop=True)
 
 
 def drivers_for_unit(f: Filters, unit: pd.Series) -> pd.DataFrame:
-    """One row per driver group for `unit` (a row of driver_units), with act_here."""
-    wide = _drivers_wide(f)
-    keys = {d: (None if pd.isna(unit[d]) else unit[d]) for d in UNIT_DIMS}
-    mask = wide["level"] == unit["level"]
-    for d, v in keys.items():
-        mask &= wide[d].isna() if v is None else wide[d].astype(object) == v
-    # keep the organisation row so act_here can compare with it
-    rows = wide[mask | (wide["level"] == "organisation")]
-    long = drivers.to_long(rows)
-    m = long["level"] == unit["level"]
-    for d, v in keys.items():
-        m &= long[d].isna() if v is None else long[d].astype(object) == v
-    return long[m].reset_index(drop=True)
+    """One row per driver group for `unit` (a row of driver_units), with act_here (which compares
+    the unit with the organisation row of the same wave)."""
+    _, long = _drivers(f)
+    return long[_match_unit(long, unit)].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------------------
 # Intentions and reasons
 # ------------------------------------------------------------------------------------------
-def _intentions_long(table: str, f: Filters, by: str | None) -> pd.DataFrame:
-    filters = f.breakdown(by) if by else f.selection()
-    wide = data.query_released(table, wave=f.wave, **filters)
+@st.cache_data(ttl=CACHE_TTL, max_entries=128, show_spinner=False)
+def _intentions_prepared(
+    db: str, stamp: float, table: str, wave: str | None, filters: tuple, scope: Any
+) -> pd.DataFrame:
+    """The long form of a released intentions table for a wave, breakdown and scope: reshaped once
+    per build instead of on every rerun."""
+    wide = data.query_released(table, wave=wave, **dict(filters))
     if wide.empty:
         return wide
     long = intentions.to_long(wide)
     long["suppressed"] = long["suppressed"].fillna(True).astype(bool)
     return long
+
+
+def _intentions_long(table: str, f: Filters, by: str | None) -> pd.DataFrame:
+    filters = f.breakdown(by) if by else f.selection()
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in filters.items()))
+    return _intentions_prepared(str(data.db_path()), _stamp(), table, f.wave, frozen, data.scope())
 
 
 def leave_paths(f: Filters, by: str | None = None) -> pd.DataFrame:
@@ -244,14 +264,9 @@ def save_scenario(
     data.clear_cache()
 
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _saved(db: str, stamp: float) -> pd.DataFrame:
-    return data.with_connection(scenarios.list_scenarios)
-
-
 def saved_scenarios() -> pd.DataFrame:
     """Saved scenarios, newest first (name, levers, scope, created_by, created_at)."""
-    return _saved(str(data.db_path()), _stamp())
+    return data.reading("saved_scenarios")
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)

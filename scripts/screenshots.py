@@ -80,11 +80,12 @@ def wait_healthy(url: str, timeout: float = 60.0, proc: subprocess.Popen | None 
 
 @contextlib.contextmanager
 def start_app(db: Path, port: int | None = None, log: Path | None = None) -> Iterator[str]:
-    """Run `streamlit run streamlit_app.py` headless on 127.0.0.1 with CLINRET_DB=db; yield its URL."""
+    """Run `streamlit run serve.py` (what `make run` starts) headless on 127.0.0.1 with CLINRET_DB=db;
+    yield its URL."""
     port = port or free_port()
     env = {**os.environ, "CLINRET_DB": str(db), "PYTHONPATH": str(ROOT)}
     cmd = [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        sys.executable, "-m", "streamlit", "run", "serve.py",
         "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
         "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
     ]  # fmt: skip

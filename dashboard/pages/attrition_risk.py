@@ -48,6 +48,7 @@ else:
             charts.risk_ranking_figure(units, k),
             charts.risk_table(units, k, md.observed_itl(f, by)),
             key="risk_ranking",
+            static=True,
             caption="Estimated intent to leave = the model's average over the unit's respondents, which "
             "adjusts for role, site and tenure and steadies small units. Dots: estimate; bars: 95% interval. "
             "Vermillion: above the average of these units.",
@@ -57,6 +58,7 @@ else:
             charts.departures_by_unit_figure(units, k),
             charts.risk_table(units, k, md.observed_itl(f, by)),
             key="risk_departures_units",
+            static=True,
             caption="Bars: expected departures in two years with 95% interval = headcount × converted intent "
             "to leave; labels: replacement-cost exposure.",
         )
@@ -71,6 +73,7 @@ else:
         charts.departures_by_role_figure(roles, k),
         charts.departures_table(roles, k),
         key="risk_roles",
+        static=True,
         caption="Bars: expected departures in two years with 95% interval; labels: replacement-cost exposure. "
         "Headcount comes from the roster where one was uploaded, otherwise respondents stand in for it.",
     )
@@ -97,4 +100,6 @@ with st.expander("How good is the model? (cross-validated)"):
             "(0.5 = chance, 1 = perfect). Observed/expected near 1 and a calibration slope near 1 mean "
             "the estimated rates match what respondents said. Figures come from 5-fold cross-validation."
         )
-        components.chart(charts.calibration_figure(quality["curve"]), quality["curve"], key="risk_calibration")
+        components.chart(
+            charts.calibration_figure(quality["curve"]), quality["curve"], key="risk_calibration", static=True
+        )

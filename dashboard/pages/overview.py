@@ -32,7 +32,9 @@ if units is None or (reason := charts.empty_reason(units, k, f"the units of {f.d
     components.empty(reason or "Choose how to break this selection down.")
     units = selection.iloc[0:0]
 else:
-    components.chart(charts.heatmap_figure(units, k), charts.metrics_table(units, k), key="overview_heatmap")
+    components.chart(
+        charts.heatmap_figure(units, k), charts.metrics_table(units, k), key="overview_heatmap", static=True
+    )
     components.confidentiality_note(k)
 
 st.subheader("Compared with published figures")
@@ -46,6 +48,7 @@ else:
         charts.benchmark_figure(benchmarks, f.title()),
         benchmarks.drop(columns=["metric"]),
         key="overview_benchmarks",
+        static=True,
         caption=f"Published figures are for {benchmarks['role'].iloc[0]}s; bars show our 95% interval. "
         "Sources are in the table and on the Methodology page.",
     )

@@ -38,6 +38,7 @@ __all__ = [
     "settings_definitions",
     "metric_label",
     "metrics_table",
+    "money",
     "risk_tiles",
     "tiles",
     "trend_figure",
@@ -233,8 +234,17 @@ def tiles(selection: pd.DataFrame, group: pd.DataFrame, k: int) -> list[Tile]:
     return out
 
 
-def _money(x: float) -> str:
-    return f"${x / 1e6:.1f}M" if abs(x) >= 1e6 else f"${x / 1e3:.0f}k"
+def money(x: object) -> str:
+    """'$12.9B', '$1.2M', '$85k', '-$3.0M'; '–' when missing. One format for every page and export."""
+    if _missing(x):
+        return "–"
+    x = float(x)
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    for size, suffix, digits in ((1e9, "B", 1), (1e6, "M", 1), (1e3, "k", 0)):
+        if round(x / size, digits) >= 1:
+            return f"{sign}${x / size:.{digits}f}{suffix}"
+    return f"{sign}${x:.0f}"
 
 
 def risk_tiles(risk: pd.DataFrame) -> list[Tile]:
@@ -249,7 +259,7 @@ def risk_tiles(risk: pd.DataFrame) -> list[Tile]:
     out = [
         Tile(
             "Expected departures (2 yrs)",
-            f"{r['expected_departures']:.0f} ({r['expected_departures_lo']:.0f}–{r['expected_departures_hi']:.0f})",
+            f"{r['expected_departures']:,.0f} ({r['expected_departures_lo']:,.0f}–{r['expected_departures_hi']:,.0f})",
             help="Model estimate from stated intent converted with published departure rates "
             f"(Hamidi 2018), on {basis}; 95% interval in brackets. Not a list of people.",
         )
@@ -258,7 +268,7 @@ def risk_tiles(risk: pd.DataFrame) -> list[Tile]:
         out.append(
             Tile(
                 "Replacement-cost exposure",
-                f"{_money(r['cost_exposure'])} ({_money(r['cost_exposure_lo'])}–{_money(r['cost_exposure_hi'])})",
+                f"{money(r['cost_exposure'])} ({money(r['cost_exposure_lo'])}–{money(r['cost_exposure_hi'])})",
                 help="Expected departures × replacement cost by role (editable in Settings); 95% interval.",
             )
         )

@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pipelines import contract
-from pipelines.charts.core import OKABE_ITO, SUPPRESSED_GREY, Tile, unit_label
+from pipelines.charts.core import OKABE_ITO, SUPPRESSED_GREY, Tile, money, unit_label
 
 __all__ = [
     "departures_by_unit_figure",
@@ -73,20 +73,6 @@ def _pct(x: object, digits: int = 0) -> str:
 # Public names for the reports, which use the dashboard's number formats.
 is_missing = _missing
 percent = _pct
-
-
-def money(x: object) -> str:
-    """'$1.2M', '$85k', '-$3.0M'; '–' when missing."""
-    if _missing(x):
-        return "–"
-    x = float(x)
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    if x >= 1e6:
-        return f"{sign}${x / 1e6:.1f}M"
-    if x >= 1e3:
-        return f"{sign}${x / 1e3:.0f}k"
-    return f"{sign}${x:.0f}"
 
 
 def _interval(lo: object, hi: object, fmt=lambda v: f"{v:.1f}") -> str:

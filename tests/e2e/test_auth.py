@@ -40,6 +40,7 @@ from .conftest import ARTIFACTS, ROOT, browser_helpers
 pytestmark = pytest.mark.e2e
 
 ROUTER = ROOT / "streamlit_app.py"
+ENTRY = ROOT / "serve.py"  # what `make run` starts: the router, warmed up through st.App
 ACCESS_FILE = """
 [[users]]
 email = "north.lead@example.org"
@@ -163,7 +164,7 @@ def router(tmp_path_factory, idp, access_file) -> Iterator[dict]:
     work = tmp_path_factory.mktemp("router")
     db = work / "warehouse.duckdb"
     load_sample(db)  # prebuilt, so the first page does not wait for the app's own first-run load
-    with serve(ROUTER, work, db, access_file, idp) as url:
+    with serve(ENTRY, work, db, access_file, idp) as url:
         yield {"url": url, "db": db}
 
 
