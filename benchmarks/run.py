@@ -746,7 +746,7 @@ def markdown(report: dict, steps: list[Step]) -> str:
                     lines += [f"{s.status}: {s.note}", ""]
                     continue
                 lines += [
-                    "cold = first visit after `streamlit run` started; warm = later visits in new browser contexts (median).",
+                    "cold = first visit, in a fresh browser, after `streamlit run serve.py` (what `make run` starts) reported healthy; warm = later visits in new browser contexts (median).",
                     "",
                     "| page | cold first render | warm | charts | server peak RSS |",
                     "|---|---:|---:|---:|---:|",

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from pipelines import assumptions, settings
+from pipelines import assumptions, privacy, settings
 from pipelines.features import cell_codes, expit, load_respondents
 from pipelines.risk import CELL, FittedModel, _norm, fit_model, load_roster, role_costs
 
@@ -416,6 +416,23 @@ class _Scope:
     k: int
 
 
+def group_released(con: duckdb.DuckDBPyConnection, wave: str, filters: Mapping[str, str | None]) -> bool | None:
+    """Is the scope's group visible in the released rel_groups (which applies the minimum group,
+    complementary suppression and the remainder rule)? A scenario scope must be, or two runs (a site,
+    then the site without one role) could be subtracted to reveal a group the release hides. None
+    when no build has released rel_groups yet (the minimum-group check still applies)."""
+    if not con.execute("select count(*) from duckdb_tables() where table_name = 'rel_groups'").fetchall()[0][0]:
+        return None
+    mask = sum(bit for bit, dim in privacy.BREAKDOWN if filters.get(dim) is not None)
+    level = privacy.LEVEL_NAMES[mask]
+    dims = ("site", "department", "role")
+    where = " and ".join(["wave = ?", "level = ?", *(f"{d} is not distinct from ?" for d in dims)])
+    rows = con.execute(
+        f"select suppressed from rel_groups where {where}", [wave, level, *(filters.get(d) for d in dims)]
+    ).fetchall()
+    return bool(rows) and not any(bool(r[0]) for r in rows)
+
+
 def _scope(
     con: duckdb.DuckDBPyConnection,
     wave_df: pd.DataFrame,
@@ -431,6 +448,12 @@ def _scope(
     k = int(settings.get(con, "min_group_size"))
     if len(df) < k:
         raise ValueError(f"Fewer than {k} respondents in this scope: no scenario can be shown for it.")
+    if group_released(con, wave, filters) is False:
+        raise ValueError(
+            "This group is hidden in the released tables (fewer than "
+            f"{k} respondents, or showing it would let someone work out a smaller group), so no scenario "
+            "can be shown for it. Widen the scope."
+        )
     codes, cells = cell_codes(df, CELL)
     counts = np.bincount(codes, minlength=len(cells)).astype("float64")
     costs = role_costs(values)

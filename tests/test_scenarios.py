@@ -139,3 +139,25 @@ def test_nested_eligible_groups_cannot_be_differenced_into_a_small_group():
     rows = [row(20), row(10), row(30)]
     _protect_nested(rows, [a, c, a | c], k=5)
     assert [r["suppressed"] for r in rows] == [False, False, False]
+
+
+def test_scopes_hidden_in_the_release_are_refused_so_runs_cannot_be_differenced():
+    """A site, then the same site for one role: if the release hides the role's group (say by the
+    remainder rule), the pipeline refuses the run, whatever a page or a CLI user asks for."""
+    with warehouse.connect(":memory:") as c:
+        mf.insert_responses(c, SIM.frame)
+        assert scenarios.group_released(c, "2025", {"site": "East"}) is None  # no build yet: k check only
+        c.execute(
+            """create table rel_groups as select * from (values
+                ('2025', 'site', 'East', null, null, 2000, false),
+                ('2025', 'site_role', 'East', null, 'app', 300, true),
+                ('2025', 'site_role', 'East', null, 'nurse', 900, false)
+            ) t(wave, level, site, department, role, n, suppressed)"""
+        )
+        assert scenarios.group_released(c, "2025", {"site": "East"}) is True
+        assert scenarios.group_released(c, "2025", {"site": "East", "role": "app"}) is False
+        assert scenarios.group_released(c, "2025", {"site": "West"}) is False  # not released at all
+        lever = [{"key": "temporary_break"}]
+        assert not scenarios.run_scenario(c, lever, wave="2025", site="East", resamples=5).empty
+        with pytest.raises(ValueError, match="hidden in the released tables"):
+            scenarios.run_scenario(c, lever, wave="2025", site="East", role="app", resamples=5)

@@ -29,6 +29,7 @@ __all__ = [
     "benchmark_figure",
     "benchmark_table",
     "empty_reason",
+    "error_bars",
     "findings",
     "format_change",
     "format_value",
@@ -150,6 +151,19 @@ def unit_label(row: pd.Series | dict) -> str:
 def _plot_text(text: str) -> str:
     """Unit names are user data: stop Plotly reading them as its HTML subset (<a>, <b>, <br>)."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def error_bars(values: pd.Series, lo: pd.Series, hi: pd.Series, scale: float = 1.0, **style: object) -> dict:
+    """Plotly's asymmetric error-bar spec for values and their 95% interval (same index), scaled
+    (100 for percentages); a missing end draws no bar. `style`: color, thickness, width."""
+    v = values.astype("float64") * scale
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (hi.astype("float64") * scale - v).clip(lower=0).fillna(0).tolist(),
+        "arrayminus": (v - lo.astype("float64") * scale).clip(lower=0).fillna(0).tolist(),
+        **style,
+    }
 
 
 def _interval_text(row: pd.Series) -> str:
@@ -523,14 +537,7 @@ def trend_figure(frame: pd.DataFrame, metric: str, k: int) -> go.Figure:
                 name=unit,
                 line={"color": colour},
                 marker={"color": colour, "size": 8},
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": (hi - y).fillna(0),
-                    "arrayminus": (y - lo).fillna(0),
-                    "color": colour,
-                    "thickness": 1.2,
-                },
+                error_y=error_bars(y, lo, hi, color=colour, thickness=1.2),
                 customdata=hover,
                 hovertemplate="%{customdata}<extra></extra>",
                 connectgaps=False,

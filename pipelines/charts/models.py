@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pipelines import contract
-from pipelines.charts.core import OKABE_ITO, SUPPRESSED_GREY, Tile, money, unit_label
+from pipelines.charts.core import OKABE_ITO, SUPPRESSED_GREY, Tile, error_bars, money, unit_label
 
 __all__ = [
     "departures_by_unit_figure",
@@ -104,15 +104,7 @@ def _empty_figure(title: str) -> go.Figure:
 
 
 def _error(values: pd.Series, lo: pd.Series, hi: pd.Series, scale: float = 1.0) -> dict:
-    v = values.astype("float64") * scale
-    return {
-        "type": "data",
-        "symmetric": False,
-        "array": (hi.astype("float64") * scale - v).clip(lower=0).fillna(0).tolist(),
-        "arrayminus": (v - lo.astype("float64") * scale).clip(lower=0).fillna(0).tolist(),
-        "thickness": 1.5,
-        "width": 4,
-    }
+    return error_bars(values, lo, hi, scale, thickness=1.5, width=4)
 
 
 # ------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import threading
 import pandas as pd
 import plotly.graph_objects as go
 
-from pipelines.charts.core import OKABE_ITO, format_value, metric_label
+from pipelines.charts.core import OKABE_ITO, error_bars, format_value, metric_label
 
 __all__ = [
     "FONT",
@@ -153,14 +153,7 @@ def scope_trend_figure(rows: pd.DataFrame, metrics: tuple[str, ...], who: str, k
                 hovertemplate="%{x}: %{customdata}<extra>" + label + "</extra>",
                 line={"color": colour, "width": 2.5},
                 marker={"color": colour, "size": 8},
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": (hi - y).fillna(0),
-                    "arrayminus": (y - lo).fillna(0),
-                    "color": colour,
-                    "thickness": 1.2,
-                },
+                error_y=error_bars(y, lo, hi, color=colour, thickness=1.2),
                 connectgaps=False,
             )
         )
