@@ -698,7 +698,7 @@ class _Renderer:
             f'<stop offset="{100 * (1 - float(s)):.0f}%" stop-color="{c}"/>' for s, c in reversed(list(scale))
         )
         title = _wrap(" ".join(_plain(bar.title.text)), 9) if bar and bar.title else []
-        y0 = top + 16 * len(title)
+        y0 = top + 16 * len(title) + (6 if title else 0)
         h = max(min(height - 16 * len(title), 160), 40) + 16  # the bar is h - 16 tall
         p = self.parts
         p.append(f'<defs><linearGradient id="{gid}" x1="0" x2="0" y1="0" y2="1">{stops}</linearGradient></defs>')
