@@ -487,11 +487,12 @@ def _effects(
         return eligible, None, float(params["retention_rate"])
     assert model is not None
     after = _apply(key, scope.df, eligible, params, model, notes)
-    X0, X1 = model.spec.transform(scope.df), model.spec.transform(after)
+    # only eligible people change: predict for them alone (a fraction of a large wave)
+    X0, X1 = model.spec.transform(scope.df[eligible]), model.spec.transform(after[eligible])
     betas = np.vstack([model.beta[None, :], model.refit_betas])
-    delta = expit(X1 @ betas.T) - expit(X0 @ betas.T)  # n x (1 + R)
-    delta[~eligible] = 0.0
-    return eligible, delta.T, 0.0
+    delta = np.zeros((len(betas), len(scope.df)))  # (1 + R) x n
+    delta[:, eligible] = (expit(X1 @ betas.T) - expit(X0 @ betas.T)).T
+    return eligible, delta, 0.0
 
 
 def _summarise(
@@ -507,18 +508,28 @@ def _summarise(
     a, b = float(values[assumptions.P_LEAVE_ITL]), float(values[assumptions.P_LEAVE_NO_ITL])
     horizon = float(values["scenario_horizon_years"])
     n_cells = len(scope.hc)
-    n = len(scope.df)
     R = delta.shape[0] - 1
     W = np.empty((resamples + 1, n_cells))
     E = np.empty((resamples + 1, n_cells))
     Dl = np.empty((resamples + 1, n_cells))
-    elig_f = eligible.astype("float64")
+    # Poisson bootstrap. People a lever neither reaches nor changes only add to their cell's weight,
+    # and a sum of m independent Poisson(1) weights is exactly Poisson(m): one draw per cell instead
+    # of one per person. Everyone else is drawn individually, as before.
+    active = eligible | np.any(delta != 0, axis=0)
+    codes = scope.codes[active]
+    elig_f = eligible[active].astype("float64")
+    d_active = delta[:, active]
+    rest = np.bincount(scope.codes[~active], minlength=n_cells).astype("float64")
+    n_active = int(active.sum())
     for j in range(resamples + 1):
-        w = np.ones(n) if j == 0 else rng.poisson(1.0, n).astype("float64")
-        d = delta[0] if j == 0 or R == 0 else delta[1 + (j - 1) % R]
-        W[j] = np.bincount(scope.codes, weights=w, minlength=n_cells)
-        E[j] = np.bincount(scope.codes, weights=w * elig_f, minlength=n_cells)
-        Dl[j] = np.bincount(scope.codes, weights=w * d, minlength=n_cells)
+        if j == 0:
+            w, others = np.ones(n_active), rest
+        else:
+            w, others = rng.poisson(1.0, n_active).astype("float64"), rng.poisson(rest).astype("float64")
+        d = d_active[0] if j == 0 or R == 0 else d_active[1 + (j - 1) % R]
+        W[j] = np.bincount(codes, weights=w, minlength=n_cells) + others
+        E[j] = np.bincount(codes, weights=w * elig_f, minlength=n_cells)
+        Dl[j] = np.bincount(codes, weights=w * d, minlength=n_cells)
     safe = np.where(W > 0, W, 1.0)
     share_elig = np.where(W > 0, E / safe, 0.0)
     mean_delta = np.where(W > 0, Dl / safe, 0.0)

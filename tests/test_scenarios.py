@@ -161,3 +161,44 @@ def test_scopes_hidden_in_the_release_are_refused_so_runs_cannot_be_differenced(
         assert not scenarios.run_scenario(c, lever, wave="2025", site="East", resamples=5).empty
         with pytest.raises(ValueError, match="hidden in the released tables"):
             scenarios.run_scenario(c, lever, wave="2025", site="East", role="app", resamples=5)
+
+
+def _per_person_bootstrap(scope, eligible, delta, resamples, rng):
+    """The textbook Poisson bootstrap (one weight per person per replicate): the reference the
+    faster per-cell draw for unaffected people must agree with."""
+    n_cells, n = len(scope.hc), len(scope.codes)
+    out = np.empty((resamples, 3, n_cells))
+    for j in range(resamples):
+        w = rng.poisson(1.0, n).astype("float64")
+        d = delta[1 + j % (delta.shape[0] - 1)] if delta.shape[0] > 1 else delta[0]
+        out[j, 0] = np.bincount(scope.codes, weights=w, minlength=n_cells)
+        out[j, 1] = np.bincount(scope.codes, weights=w * eligible, minlength=n_cells)
+        out[j, 2] = np.bincount(scope.codes, weights=w * d, minlength=n_cells)
+    return out
+
+
+def test_bootstrap_drawing_unaffected_people_per_cell_matches_the_per_person_bootstrap(con):
+    values = dict(scenarios.assumptions.values(con))
+    wave_df, model = scenarios._wave_inputs(con, "2025", ["geography", "career_growth"], True, 10, 0)
+    scope = scenarios._scope(con, wave_df, "2025", {"site": None, "department": None, "role": None}, values)
+    params = {"threshold": 8, "call_nights": 0, "cost_per_person": 0.0, "fixed_cost": 0.0}
+    eligible, delta, _ = scenarios._effects("dropped_call", scope, params, model, [])
+    assert 0 < eligible.mean() < 0.6  # most people are drawn per cell, the case the shortcut is for
+    fast = scenarios._summarise(scope, eligible, delta, params, values, 600, np.random.default_rng(1))
+    reference = _per_person_bootstrap(scope, eligible.astype("float64"), delta, 600, np.random.default_rng(2))
+    # the point estimate (index 0, unit weights) is exact
+    point = fast["departures_avoided"][0]
+    cell_n = np.bincount(scope.codes, minlength=len(scope.hc))
+    cell_d = np.bincount(scope.codes, weights=delta[0], minlength=len(scope.hc))
+    a, b = values[scenarios.assumptions.P_LEAVE_ITL], values[scenarios.assumptions.P_LEAVE_NO_ITL]
+    expected = float((-(cell_d / np.maximum(cell_n, 1)) * scope.hc).sum() * (a - b))
+    assert point == pytest.approx(expected, rel=1e-9)
+    # the replicates have the same spread as the per-person bootstrap's
+    ref_mean_delta = np.where(reference[:, 0] > 0, reference[:, 2] / np.maximum(reference[:, 0], 1), 0)
+    ref_departures = ((-ref_mean_delta * scope.hc) * (a - b)).sum(axis=1)
+    fast_sd, ref_sd = fast["departures_avoided"][1:].std(), ref_departures.std()
+    assert fast_sd == pytest.approx(ref_sd, rel=0.15)
+    assert fast["departures_avoided"][1:].mean() == pytest.approx(ref_departures.mean(), rel=0.02)
+    eligible_sd = fast["eligible_headcount"][1:].std()
+    ref_elig = (np.where(reference[:, 0] > 0, reference[:, 1] / np.maximum(reference[:, 0], 1), 0) @ scope.hc).std()
+    assert eligible_sd == pytest.approx(ref_elig, rel=0.15)
