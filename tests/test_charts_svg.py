@@ -171,3 +171,12 @@ def test_figures_outside_the_subset_are_left_to_plotly():
     arrow = go.Figure(go.Scatter(x=[1], y=[1]))
     arrow.add_annotation(x=1, y=1, text="note", showarrow=True)
     assert to_svg(arrow) is None
+
+
+def test_colours_reach_the_svg_only_as_colours():
+    from pipelines.charts import svg
+
+    assert svg._colour("#0072B2") == "#0072B2"
+    assert svg._colour("rgba(0, 0, 0, 0.5)") == "rgba(0, 0, 0, 0.5)"
+    assert svg._colour('red" onload="alert(1)') == "#0072B2"
+    assert svg._colour(None, "#555555") == "#555555"

@@ -40,6 +40,7 @@ GRID = "rgba(128,128,128,0.22)"
 AXIS = "rgba(128,128,128,0.55)"
 SUPPORTED_TRACES = frozenset({"heatmap", "scatter", "bar"})
 _TEMPLATE = re.compile(r"%\{([a-z_]+)(?:\[(\d+)\])?(?::([^}]*))?\}")
+_COLOUR = re.compile(r"^(#[0-9a-fA-F]{3,8}|rgba?\([0-9.,\s%]+\)|[a-zA-Z]+)$")
 
 
 def to_svg(fig: go.Figure, width: int = WIDTH) -> str | None:
@@ -183,6 +184,12 @@ def _tooltip(text: str) -> str:
     return f"<title>{_esc(text)}</title>" if text else ""
 
 
+def _colour(value: Any, default: str = "#0072B2") -> str:
+    """A CSS colour from the figure, or `default`: attribute values go into the SVG unescaped."""
+    text = "" if _missing(value) else str(value).strip()
+    return text if _COLOUR.match(text) else default
+
+
 def _rgb(colour: str) -> tuple[float, float, float] | None:
     colour = colour.strip()
     if colour.startswith("#") and len(colour) in (4, 7):
@@ -202,7 +209,7 @@ def _hex(rgb: Sequence[float]) -> str:
 
 
 def _scale(colorscale: Any, t: float) -> str:
-    stops = [(float(s), str(c)) for s, c in colorscale]
+    stops = [(float(s), _colour(c, "#808080")) for s, c in colorscale]
     t = max(0.0, min(1.0, t))
     for (s0, c0), (s1, c1) in zip(stops, stops[1:], strict=False):
         if t <= s1:
@@ -533,9 +540,9 @@ class _Renderer:
             n = len(points)
             plus = _list(err.array, n, 0)
             minus = _list(err.arrayminus, n, 0) if err.symmetric is False else plus
-            colour = err.color or "#555555"
-            thick = err.thickness or 1.5
-            cap = err.width if err.width is not None else 4
+            colour = _colour(err.color, "#555555")
+            thick = float(err.thickness or 1.5)
+            cap = float(err.width) if err.width is not None else 4.0
             for pt, a, b in zip(points, plus, minus, strict=True):
                 px, py = x.pos(pt["x"]), y.pos(pt["y"])
                 if px is None or py is None or _missing(pt[letter]) or isinstance(pt[letter], str):
@@ -567,8 +574,8 @@ class _Renderer:
                 dash = {"dash": "6,4", "dot": "2,3", "dashdot": "6,3,2,3"}.get(line.dash or "", "")
                 path = "M" + "L".join(f"{a:.1f},{b:.1f}" for a, b in coords)
                 self.parts.append(
-                    f'<path d="{path}" fill="none" stroke="{line.color or "#0072B2"}" '
-                    f'stroke-width="{line.width or 2}"' + (f' stroke-dasharray="{dash}"' if dash else "") + "/>"
+                    f'<path d="{path}" fill="none" stroke="{_colour(line.color)}" '
+                    f'stroke-width="{float(line.width or 2)}"' + (f' stroke-dasharray="{dash}"' if dash else "") + "/>"
                 )
         self._error_bars(trace, points, x, y)
         if "markers" in mode:
@@ -579,7 +586,7 @@ class _Renderer:
                 px, py = x.pos(pt["x"]), y.pos(pt["y"])
                 if px is None or py is None:
                     continue
-                shape = _marker(str(symbol or "circle"), px, py, float(size or 8), str(colour or "#0072B2"))
+                shape = _marker(str(symbol or "circle"), px, py, float(size or 8), _colour(colour))
                 self.parts.append(f"<g>{shape}{_tooltip(self._point_hover(trace, pt))}</g>")
         if "text" in mode:
             position = trace.textposition or "middle center"
@@ -608,14 +615,14 @@ class _Renderer:
         cat, val = (y, x) if horizontal else (x, y)
         colours = _list(trace.marker.color, len(points), "#0072B2")
         thickness = cat.band() * 0.8
-        text_colour = trace.textfont.color if trace.textfont and trace.textfont.color else None
+        text_colour = _colour(trace.textfont.color, "") if trace.textfont else ""
         for pt, colour in zip(points, colours, strict=True):
             c = cat.pos(pt["y"] if horizontal else pt["x"])
             v = pt["x"] if horizontal else pt["y"]
             if c is None or _missing(v):
                 continue
             p0, p1 = val.pos(0.0), val.pos(float(v))
-            colour = str(colour or "#0072B2")
+            colour = _colour(colour)
             if horizontal:
                 rx, ry, rw, rh = min(p0, p1), c - thickness / 2, abs(p1 - p0), thickness
             else:
@@ -695,7 +702,8 @@ class _Renderer:
         scale = trace.colorscale or ((0, "#ffffff"), (1, "#000000"))
         gid = f"{self.id}-scale"
         stops = "".join(
-            f'<stop offset="{100 * (1 - float(s)):.0f}%" stop-color="{c}"/>' for s, c in reversed(list(scale))
+            f'<stop offset="{100 * (1 - float(s)):.0f}%" stop-color="{_colour(c, "#808080")}"/>'
+            for s, c in reversed(list(scale))
         )
         title = _wrap(" ".join(_plain(bar.title.text)), 9) if bar and bar.title else []
         y0 = top + 16 * len(title) + (6 if title else 0)
@@ -728,7 +736,7 @@ class _Renderer:
             if isinstance(colour, (list, tuple)) or colour is None:
                 colour = trace.line.color if trace.type == "scatter" and trace.line.color else "#0072B2"
             symbol = str(trace.marker.symbol or "circle") if "markers" in (trace.mode or "markers") else "line"
-            items.append((" ".join(_plain(trace.name)), str(colour), symbol))
+            items.append((" ".join(_plain(trace.name)), _colour(colour), symbol))
         if len(items) < 2 and self.layout.showlegend is not True:
             return []
         return items
