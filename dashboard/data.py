@@ -78,7 +78,7 @@ class Snapshot:
 
     columns: dict[str, list[str]]  # released table -> its columns, in order
     tables: dict[str, pd.DataFrame]  # released table -> the whole table (shared: never mutate)
-    readings: dict[str, Any]  # SNAPSHOT_READERS name -> that reader's result
+    readings: dict[str, Any]  # _snapshot_readers() name -> that reader's result
 
 
 def _snapshot_readers() -> dict[str, Callable[[Any], Any]]:

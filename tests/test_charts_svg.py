@@ -180,3 +180,18 @@ def test_colours_reach_the_svg_only_as_colours():
     assert svg._colour("rgba(0, 0, 0, 0.5)") == "rgba(0, 0, 0, 0.5)"
     assert svg._colour('red" onload="alert(1)') == "#0072B2"
     assert svg._colour(None, "#555555") == "#555555"
+
+
+def test_long_unit_names_are_shortened_with_the_full_name_on_hover():
+    name = "Lakeview Community Hospital · Obstetrics & Gynecology · Advanced practice provider " * 2
+    fig = go.Figure(go.Scatter(x=[30.0, 20.0], y=[name, "Short"], mode="markers"))
+    root = parse(to_svg(fig))
+    labels = [t for t in root.iter(f"{NS}text") if "Lakeview" in "".join(t.itertext())]
+    assert len(labels) == 1
+    label = labels[0]
+    assert label.text is None  # the tooltip comes first, then the shortened name
+    shown = label.find(f"{NS}title").tail
+    assert shown.endswith("…") and len(shown) < len(name) / 2
+    assert label.find(f"{NS}title").text == name
+    circles = [float(c.get("cx")) for c in root.iter(f"{NS}circle")]
+    assert min(circles) > 0.42 * 860  # the plot keeps over half the width

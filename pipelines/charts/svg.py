@@ -308,6 +308,7 @@ class _Renderer:
         self.id = "c" + hashlib.sha1(fig.to_json().encode()).hexdigest()[:10]
         self.parts: list[str] = []
         self.x_labels: dict[str, list[str]] = {}
+        self.label_px = 0.42 * width
 
     # -- data ranges ------------------------------------------------------------------------------
     def _values(self, letter: str) -> tuple[list[Any], list[float]]:
@@ -364,8 +365,6 @@ class _Renderer:
         pad = (hi - lo) * 0.05 or 1.0
         axis.lo = lo if lo == 0 else lo - pad
         axis.hi = hi + pad
-        ticks = _nice_ticks(axis.lo, axis.hi)
-        axis.hi = max(axis.hi, ticks[-1]) if ticks and ticks[-1] - axis.hi < pad else axis.hi
         return axis
 
     # -- layout -----------------------------------------------------------------------------------
@@ -383,7 +382,9 @@ class _Renderer:
         top = 8 + len(title_lines) * 20 + 10
 
         y_labels = [line for c in y.categories for line in _plain(c)] if y.categorical else []
-        left = m_l + (max((_width(s) for s in y_labels), default=0) + 10 if y.visible and y.categorical else 0)
+        self.label_px = 0.42 * self.width  # longer unit names are shortened with "…" (full name on hover)
+        widest = min(max((_width(s) for s in y_labels), default=0), self.label_px)
+        left = m_l + (widest + 10 if y.visible and y.categorical else 0)
         if y.visible and not y.categorical:
             left = m_l + 44
         if y.visible and _plain(y.spec.title.text):
@@ -490,9 +491,13 @@ class _Renderer:
                     lines = _plain(c)
                     for j, line in enumerate(lines):
                         dy = (j - (len(lines) - 1) / 2) * 14 + 4
+                        shown, tip = line, ""
+                        if _width(line) > self.label_px:
+                            shown = line[: max(int(self.label_px / CHAR) - 1, 4)].rstrip() + "…"
+                            tip = _tooltip(line)
                         p.append(
                             f'<text x="{min(x.start, x.end) - 8:.1f}" y="{cy + dy:.1f}" text-anchor="end" '
-                            f'opacity="0.8">{_esc(line)}</text>'
+                            f'opacity="0.8">{tip}{_esc(shown)}</text>'
                         )
             else:
                 for t in _nice_ticks(y.lo, y.hi):
