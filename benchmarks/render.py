@@ -4,7 +4,7 @@ For each page: start `streamlit run streamlit_app.py` (CLINRET_DB=the warehouse,
 127.0.0.1 port), wait for /_stcore/health, then open the page in a fresh browser context and time
 from navigation until the app has finished its run (stApp data-test-script-state = notRunning, no
 stStatusWidget) and the page's main charts are drawn (an SVG inside each stPlotlyChart, or a static
-chart's svg.clinret-chart, which the server draws; see pipelines/charts/svg.py).
+chart's SVG image, which the server draws; see pipelines/charts/svg.py).
 "cold" is the first visit after the server started (Python imports, first queries, empty caches:
 what the first leader of the morning sees); "warm" visits follow in new browser contexts (server
 caches full). The server's peak RSS (VmHWM) is read from /proc before it is stopped.
@@ -40,9 +40,11 @@ DONE_JS = """(want) => {
       + '[data-testid="stStatusWidgetRunningManIcon"]')) return false;
   if (!document.querySelector('h1')) return false;
   const plotly = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
-  const svg = document.querySelectorAll('svg.clinret-chart').length;  // static charts (pipelines/charts/svg.py)
-  const charts = {length: plotly.length + svg};
-  const drawn = plotly.filter(c => c.querySelector('svg.main-svg')).length + svg;
+  // static charts (pipelines/charts/svg.py) are SVG images: drawn once the image has decoded
+  const images = [...document.querySelectorAll('[data-testid="stImage"] img[src^="data:image/svg+xml"]')];
+  const charts = {length: plotly.length + images.length};
+  const drawn = plotly.filter(c => c.querySelector('svg.main-svg')).length
+    + images.filter(i => i.complete && i.naturalWidth > 0).length;
   const empty = document.querySelectorAll('[data-testid="stAlert"], [data-testid="stAlertContainer"]').length;
   return drawn >= want ? {drawn: drawn, charts: charts.length, alerts: empty} : false;
 }"""

@@ -15,10 +15,12 @@ import streamlit as st
 
 from pipelines import spreadsheet_safety
 from pipelines.charts import Tile
+from pipelines.charts.report import figure_title
 from pipelines.charts.svg import to_svg
 
 # Leading characters a spreadsheet would treat as a formula (METHODS.md, "Confidentiality").
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+_THEME_TEXT = {"light": "#31333F", "dark": "#FAFAFA"}  # Streamlit's text colours, for the SVG charts
 
 
 def current_user() -> str:
@@ -46,13 +48,14 @@ def tile_row(tiles: Sequence[Tile]) -> None:
 def chart(fig: go.Figure, table: pd.DataFrame, *, key: str, caption: str | None = None, static: bool = False) -> None:
     """A figure, an optional caption, and its numbers in a 'Show data' expander.
 
-    static=True draws the figure as plain SVG on the server (pipelines.charts.svg: same data,
-    colours and hover text, no chart library to load), for the charts a leader sees first; a
-    figure the SVG renderer cannot draw falls back to Plotly."""
-    svg = to_svg(fig) if static else None
+    static=True draws the figure as an SVG image on the server (pipelines.charts.svg: same data,
+    colours and title, no chart library for the browser to load), for the charts a leader sees
+    first; the exact numbers are in 'Show data'. A figure the SVG renderer cannot draw falls back
+    to Plotly."""
+    svg = to_svg(fig, text_colour=_THEME_TEXT.get(st.context.theme.type, _THEME_TEXT["light"])) if static else None
     if svg is not None:
-        # st.html's sanitiser keeps HTML only (no SVG); every label in `svg` is escaped by to_svg
-        st.markdown(svg, unsafe_allow_html=True)
+        # an image, not markup: nothing in a label can reach the page (and st.html drops SVG)
+        st.image(svg, alt=figure_title(fig) or "chart")
     else:
         st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG)
     if caption:

@@ -6,6 +6,7 @@ bundled sample, switches to a page, interacts, and fails on any exception the pa
 
 from __future__ import annotations
 
+import base64
 import shutil
 from pathlib import Path
 
@@ -71,8 +72,16 @@ def rows(db: Path, sql: str) -> list[tuple]:
 
 
 def static_charts(at) -> list[str]:
-    """The SVG charts a page drew with pipelines.charts.svg (markdown elements holding one <svg>)."""
-    return [m.value for m in at.markdown if str(m.value).startswith("<svg") and "clinret-chart" in str(m.value)]
+    """The SVG charts a page drew with pipelines.charts.svg, decoded from their images' data URLs."""
+    out = []
+    for image in at.get("image"):
+        for img in image.proto.imgs:
+            head, _, body = img.url.partition(",")
+            if head == "data:image/svg+xml;base64":
+                svg = base64.b64decode(body).decode("utf-8")
+                assert "clinret-chart" in svg and img.alt  # every chart image carries its finding as alt text
+                out.append(svg)
+    return out
 
 
 # ------------------------------------------------------------------------------------------

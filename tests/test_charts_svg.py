@@ -73,7 +73,10 @@ def test_heatmap_draws_every_released_cell_with_its_value_and_tooltip(released):
     hover = tooltips(root)
     assert len(hover) == len(plotly_cells)
     assert all("n = " in h for h in hover)
-    assert root.get("fill") == "currentColor"  # follows the light or dark theme
+    assert root.get("fill") == "#31333F"  # Streamlit's light-theme text; the app passes the dark one
+    dark = parse(to_svg(fig, text_colour="#FAFAFA"))
+    assert dark.get("fill") == "#FAFAFA"
+    assert parse(to_svg(fig, text_colour='red" onload="x')).get("fill") == "#31333F"
 
 
 def test_heatmap_hidden_cells_are_grey_and_say_fewer_than_k_never_a_number(released):

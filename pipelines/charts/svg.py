@@ -3,9 +3,11 @@
 A new browser needs ~1 s to fetch and parse Streamlit's 4.7 MB Plotly bundle before the first
 Plotly chart appears (benchmarks/NOTES.md). The Overview and Attrition-risk charts are simple
 (a heatmap, dots with intervals, bars), so `to_svg` draws the very figure the builders in
-pipelines.charts return as plain SVG on the server: the same data, colours, titles and hover text
-(as native tooltips), no JavaScript. A figure using anything outside the small subset below
-returns None, and the caller shows it with Plotly as before.
+pipelines.charts return as plain SVG on the server: the same data, colours and titles, no
+JavaScript. The dashboard shows it as an image (st.image), so nothing in it can reach the page's
+markup; hover text is kept as SVG <title> elements, which show as tooltips where the SVG is opened
+on its own. A figure using anything outside the small subset below returns None, and the caller
+shows it with Plotly as before.
 
 Supported: Heatmap (colour scale, cell text, gaps, colour bar), Scatter (markers in four symbols,
 lines, text beside markers, asymmetric error bars), Bar (horizontal or vertical, error bars, text
@@ -13,8 +15,8 @@ inside), data-anchored text annotations, one x and one y axis (numeric or catego
 order arrays; reversed; tozero; fixed ranges; top side), a title, a horizontal legend.
 
 Text is escaped once here (figure text is Plotly's HTML subset with `<br>`; unit names come from
-uploaded files), so nothing in a label can become markup. Text uses `currentColor`, so the chart
-follows the app's light or dark theme. No Streamlit, no SQL.
+uploaded files) and colours are checked, so the SVG is well-formed whatever a label holds. Text is
+drawn in `text_colour` (the app passes its theme's text colour). No Streamlit, no SQL.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ _TEMPLATE = re.compile(r"%\{([a-z_]+)(?:\[(\d+)\])?(?::([^}]*))?\}")
 _COLOUR = re.compile(r"^(#[0-9a-fA-F]{3,8}|rgba?\([0-9.,\s%]+\)|[a-zA-Z]+)$")
 
 
-def to_svg(fig: go.Figure, width: int = WIDTH) -> str | None:
-    """The figure as one `<svg>` element, or None when it uses something this renderer does not draw."""
+def to_svg(fig: go.Figure, width: int = WIDTH, text_colour: str = "#31333F") -> str | None:
+    """The figure as one `<svg>` document (`width` px wide, its height from its content), or None
+    when it uses something this renderer does not draw. `text_colour`: titles, labels and ticks."""
     if not _supported(fig):
         return None
-    return _Renderer(fig, width).render()
+    return _Renderer(fig, width, _colour(text_colour, "#31333F")).render()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -301,8 +304,9 @@ def _is_category(values: Sequence[Any]) -> bool:
 
 
 class _Renderer:
-    def __init__(self, fig: go.Figure, width: int) -> None:
+    def __init__(self, fig: go.Figure, width: int, text_colour: str) -> None:
         self.fig = fig
+        self.text_colour = text_colour
         self.layout = fig.layout
         self.width = width
         self.id = "c" + hashlib.sha1(fig.to_json().encode()).hexdigest()[:10]
@@ -447,9 +451,10 @@ class _Renderer:
         label = " ".join(title_lines) or "chart"
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" class="clinret-chart" role="img" '
-            f'aria-label="{_esc(label)}" viewBox="0 0 {self.width} {height}" width="100%" '
-            f'preserveAspectRatio="xMinYMin meet" style="max-width:{self.width}px;height:auto;display:block" '
-            f'font-family="Source Sans, Source Sans Pro, sans-serif" font-size="{FONT_SIZE}" fill="currentColor">'
+            f'aria-label="{_esc(label)}" viewBox="0 0 {self.width} {height}" width="{self.width}" '
+            f'height="{height}" preserveAspectRatio="xMinYMin meet" '
+            f'font-family="Source Sans, Source Sans Pro, Helvetica, Arial, sans-serif" font-size="{FONT_SIZE}" '
+            f'fill="{self.text_colour}">'
             + "".join(p)
             + "</svg>"
         )

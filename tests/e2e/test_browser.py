@@ -119,11 +119,12 @@ def test_model_pages_show_their_charts(app: dict, app_page) -> None:
         open_and_check(app_page, f"{app['url']}/{url_path}")
         assert app_page.get_by_text(text).first.is_visible(), url_path
     open_and_check(app_page, f"{app['url']}/attrition-risk")
-    # drawn as SVG by the server (pipelines/charts/svg.py): visible with no chart library loaded
-    charts = app_page.locator("svg.clinret-chart")
+    # drawn as SVG images by the server (pipelines/charts/svg.py): visible with no chart library loaded
+    charts = app_page.locator('[data-testid="stImage"] img[src^="data:image/svg+xml"]')
     assert charts.count() >= 3
     assert charts.first.is_visible()
-    assert "Intent to leave is highest in" in (charts.first.get_attribute("aria-label") or "")
+    assert charts.first.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert "Intent to leave is highest in" in (charts.first.get_attribute("alt") or "")
     open_and_check(app_page, f"{app['url']}/drivers")
     assert app_page.locator(".js-plotly-plot").count() >= 1  # richer charts stay interactive Plotly
 
