@@ -454,9 +454,7 @@ class _Renderer:
             f'aria-label="{_esc(label)}" viewBox="0 0 {self.width} {height}" width="{self.width}" '
             f'height="{height}" preserveAspectRatio="xMinYMin meet" '
             f'font-family="Source Sans, Source Sans Pro, Helvetica, Arial, sans-serif" font-size="{FONT_SIZE}" '
-            f'fill="{self.text_colour}">'
-            + "".join(p)
-            + "</svg>"
+            f'fill="{self.text_colour}">' + "".join(p) + "</svg>"
         )
 
     def _grid_and_ticks(self, x: _Axis, y: _Axis, top: float, bottom: float, x_top: bool) -> None:
