@@ -42,6 +42,7 @@ PER_SIZE_STEPS = (
     "released_metrics",
     "build_cli",
     "full_build",
+    "rebuild_cached",
     "baseline_pandas",
 )
 FULL_SCALE_STEPS = ("page_data", "page_render", "export_pdf", "export_xlsx")
@@ -58,6 +59,7 @@ LABELS = {
     "released_metrics": "Released metrics (build.produce_metrics)",
     "build_cli": "Build as wired (python -m pipelines build)",
     "full_build": "Full build (metrics, risk model, drivers, intentions)",
+    "rebuild_cached": "Rebuild with nothing changed (model results from pipelines/model_cache.py)",
     "baseline_pandas": "Baseline: the same job in plain pandas",
     "page_data": "Page data (dashboard data layer)",
     "page_render": "Page render (headless chromium)",
@@ -523,6 +525,13 @@ def run_size(size: int, args: argparse.Namespace, full_scale: bool, logs: Path) 
             "" if wired else "; models_cli.produce_models appended by the benchmark (not yet wired in build.py)"
         )
         steps.append(step_from_runs("full_build", size, [run], note=note))
+    if want("rebuild_cached"):
+        say(f"[{size:,}] rebuild, nothing changed")
+        run = measure(
+            [PY, "-m", "benchmarks.steps", "build", str(history), "--with-models"], log=logs / f"build-again-{size}.log"
+        )
+        note = "the full build again: each wave's model results reused (their fingerprints match)"
+        steps.append(step_from_runs("rebuild_cached", size, [run], note=note))
 
     if full_scale:
         if want("page_data"):
@@ -670,10 +679,12 @@ def _inner_text(s: Step) -> str:
             parts.append(f"{i['file_mb']} MB file")
     elif s.id == "released_metrics" and "seconds" in i:
         parts.append(f"producer {i['seconds']} s")
-    elif s.id == "full_build" and "producers" in i:
+    elif s.id in ("full_build", "rebuild_cached") and "producers" in i:
         parts += [f"{k.rsplit('.', 1)[-1]} {v} s" for k, v in i["producers"].items() if v >= 0.05]
         if i.get("model_parts"):
             parts.append("(" + ", ".join(f"{k} {v} s" for k, v in i["model_parts"].items()) + ")")
+        if i.get("cached"):
+            parts.append(f"reused: {len(i['cached'])} wave results")
     elif s.id == "baseline_pandas" and "seconds" in i:
         parts.append(f"read {i['read_seconds']} s, clean {i['clean_seconds']} s")
     elif s.id == "load_history" and "per_wave" in i:

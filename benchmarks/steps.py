@@ -97,6 +97,7 @@ def build_step(db: str, with_models: bool) -> dict:
 
     build.write = timed_write
     model_seconds: dict[str, float] = {}
+    cached: list[str] = []
     try:
         from pipelines import models_cli
 
@@ -105,6 +106,7 @@ def build_step(db: str, with_models: bool) -> dict:
         def build_models(*args, **kwargs):
             result = inner(*args, **kwargs)
             model_seconds.update({k: round(v, 3) for k, v in result.seconds.items()})
+            cached.extend(getattr(result, "cached", []))
             return result
 
         models_cli.build_models = build_models
@@ -116,6 +118,7 @@ def build_step(db: str, with_models: bool) -> dict:
         "seconds": round(time.perf_counter() - t0, 3),
         "producers": seconds,
         "model_parts": model_seconds,
+        "cached": cached,
         "tables": summary.tables,
         "models_wired_in_build": wired,
         "models_added_by_benchmark": added,

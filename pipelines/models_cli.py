@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pipelines import assumptions, drivers, intentions, privacy, risk, scenarios, warehouse
+from pipelines import assumptions, drivers, intentions, model_cache, privacy, risk, scenarios, warehouse
 from pipelines import settings as settings_store
 from pipelines.cli import add_db_argument
 
@@ -47,6 +47,14 @@ class ModelBuild:
     tables: dict[str, tuple[pd.DataFrame, str]]
     diagnostics: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
+    cached: list[str] = field(default_factory=list)  # "risk 2024", "drivers 2025": reused, not recomputed
+
+
+def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=list(columns))
+    return pd.concat(frames, ignore_index=True)[list(columns)]
 
 
 def build_models(
@@ -55,38 +63,65 @@ def build_models(
     *,
     resamples: int = risk.RESAMPLES,
     refits: int = risk.REFITS,
+    store: list[Any] | None = None,
 ) -> ModelBuild:
     """Every model table for every wave (drivers: all levels for the latest wave, the organisation
-    for earlier waves, to keep the build fast), plus the diagnostics. Nothing is suppressed here."""
+    for earlier waves, to keep the build fast), plus the diagnostics. Nothing is suppressed here.
+
+    Each wave's risk and driver results come from `pipelines.model_cache` when nothing they depend on
+    changed since they were computed; `store` (the build's after_write list) receives the writes of
+    what was computed afresh, so they are saved in the build's transaction. Without `store` the cache
+    is read but not written."""
     values = values or assumptions.values(con)
     seconds: dict[str, float] = {}
-    t = time.perf_counter()
-    result = risk.compute_risk(con, values=values, resamples=resamples, refits=refits)
-    seconds["risk"] = time.perf_counter() - t
-    t = time.perf_counter()
     wave_list = risk.waves(con)
     latest = scenarios.latest_wave(con)
-    frames = []
+    hits: list[str] = []
+    t = time.perf_counter()
+    units, diags = [], []
+    for w in wave_list:
+
+        def compute_risk(w: str = w) -> dict[str, pd.DataFrame]:
+            result = risk.compute_risk(con, wave=w, values=values, resamples=resamples, refits=refits)
+            return {"units": result.units, "diagnostics": result.diagnostics}
+
+        frames, hit = model_cache.cached(
+            con, w, "risk", values, compute_risk, store, resamples=resamples, refits=refits
+        )  # fmt: skip
+        units.append(frames["units"])
+        diags.append(frames["diagnostics"])
+        hits += [f"risk {w}"] if hit else []
+    risk_units = _concat(units, risk.RISK_COLUMNS)
+    diagnostics = _concat(diags, risk.DIAGNOSTIC_COLUMNS)
+    seconds["risk"] = time.perf_counter() - t
+    t = time.perf_counter()
+    frames_by_wave = []
     for w in wave_list:
         levels = tuple(risk.LEVELS) if w == latest else ("organisation",)
-        frames.append(drivers.compute_drivers(con, wave=w, levels=levels, values=values))
-    driver_table = (
-        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(drivers.DRIVER_COLUMNS))
-    )
+
+        def compute_drivers(w: str = w, levels: tuple[str, ...] = levels) -> dict[str, pd.DataFrame]:
+            return {"units": drivers.compute_drivers(con, wave=w, levels=levels, values=values)}
+
+        frames, hit = model_cache.cached(con, w, "drivers", values, compute_drivers, store, levels=list(levels))
+        frames_by_wave.append(frames["units"])
+        hits += [f"drivers {w}"] if hit else []
+    driver_table = _concat(frames_by_wave, drivers.DRIVER_COLUMNS)
     seconds["drivers"] = time.perf_counter() - t
+    if store is not None:
+        store.append(model_cache.pruner(wave_list))
     t = time.perf_counter()
     paths = intentions.leave_paths(con)
     reasons = intentions.leave_reasons(con)
     seconds["intentions"] = time.perf_counter() - t
     tables = {
-        "rel_unit_risk": (result.units, TABLE_KINDS["rel_unit_risk"]),
+        "rel_unit_risk": (risk_units, TABLE_KINDS["rel_unit_risk"]),
         "rel_driver_importance": (driver_table, TABLE_KINDS["rel_driver_importance"]),
         "rel_leave_paths": (paths, TABLE_KINDS["rel_leave_paths"]),
         "rel_leave_reasons": (reasons, TABLE_KINDS["rel_leave_reasons"]),
     }
     for name, (frame, _) in tables.items():
         frame.attrs["rates"] = RELEASE_RATES[name]
-    return ModelBuild(tables, result.diagnostics, seconds)
+    return ModelBuild(tables, diagnostics, seconds, cached=hits)
 
 
 def model_tables(
@@ -120,7 +155,7 @@ def produce_models(con: duckdb.DuckDBPyConnection, ctx: Any) -> list[Any]:
     out = []
     if not con.execute("select count(*) from responses").fetchall()[0][0]:
         return out  # nothing to model yet; the pages say so
-    built = build_models(con, assumptions.values(con))
+    built = build_models(con, assumptions.values(con), store=ctx.after_write)
     diagnostics = built.diagnostics
     ctx.after_write.append(lambda write_con: risk.store_diagnostics(write_con, diagnostics))
     for name, (frame, kind) in built.tables.items():

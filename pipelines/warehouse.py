@@ -204,10 +204,27 @@ def _migration_3() -> list[str]:
     ]
 
 
+def _migration_4() -> list[str]:
+    return [
+        # Per-wave model results kept between builds (pipelines/model_cache.py): unreleased unit-level
+        # tables as Parquet, used only when the fingerprint of their inputs and code still matches.
+        """CREATE TABLE model_cache (
+            wave VARCHAR NOT NULL,
+            part VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            fingerprint VARCHAR NOT NULL,
+            payload BLOB NOT NULL,
+            built_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (wave, part, name)
+        )""",
+    ]
+
+
 MIGRATIONS: tuple[tuple[int, str, callable], ...] = (
     (1, "uploads, responses and headcount", _migration_1),
     (2, "inbox column, settings and audit log", _migration_2),
     (3, "saved scenarios and model diagnostics", _migration_3),
+    (4, "model results kept between builds", _migration_4),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -42,6 +42,13 @@ def test_benchmark_runs_end_to_end_and_reports_every_step(tmp_path):
     assert steps["ingest_canonical"]["inner"]["rows_loaded"] == SIZE
     assert steps["ingest_qualtrics"]["inner"]["rows_loaded"] == SIZE
     assert "vs_floor" in steps["ingest_canonical"]["inner"]
+    # the second build reuses both waves' risk and driver results
+    assert sorted(steps["rebuild_cached"]["inner"]["cached"]) == [
+        "drivers 2025",
+        "drivers 2026",
+        "risk 2025",
+        "risk 2026",
+    ]
     assert report["machine"]["cores"] and report["machine"]["memory_gb"]
     assert report["git"]["commit"] and report["date"]
     assert report["load"]["max_1min"] >= 0
