@@ -88,6 +88,9 @@ DRIVER_GROUPS: tuple[DriverGroup, ...] = (
 )
 GROUP_KEYS: tuple[str, ...] = tuple(g.key for g in DRIVER_GROUPS)
 EXCLUDED = {"satisfaction": "close to an outcome of the same experience as intent to leave; not a lever"}
+# The assumption values the analysis reads (pipelines.model_cache keys cached results on them; a
+# test fails if the code reads another one without listing it here).
+VALUE_KEYS: tuple[str, ...] = ("lever_call_threshold", "drivers_min_unit_size")
 MAX_ROWS_ORG = 4_000
 MAX_ROWS_UNIT = 500
 B_ORG = 30

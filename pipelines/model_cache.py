@@ -6,8 +6,9 @@ new upload usually changes one wave: the earlier waves' results are the same num
 everything it was computed from:
 
 - the wave's responses (their upload ids and row count),
-- every headcount roster (their upload ids: a roster can apply to all waves),
-- every assumption and setting value (replacement costs, conversion rates, thresholds…),
+- every headcount roster (their upload ids: a roster can apply to all waves), for the risk model,
+- the assumption values the part reads (risk: all of them; drivers: `drivers.VALUE_KEYS`, so
+  editing a replacement cost or uploading a roster does not rerun the driver analysis),
 - the part's own parameters (levels, resamples, seeds),
 - the source code of the modules that compute it (so a change in a model invalidates it by itself).
 
@@ -45,21 +46,29 @@ def _code_hash() -> str:
     return digest.hexdigest()
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection, wave: str, part: str, values: Mapping[str, Any], **params: Any) -> str:
-    """Everything `part` of `wave` is computed from, hashed."""
+def fingerprint(
+    con: duckdb.DuckDBPyConnection,
+    wave: str,
+    part: str,
+    values: Mapping[str, Any],
+    *,
+    rosters: bool = True,
+    **params: Any,
+) -> str:
+    """Everything `part` of `wave` is computed from, hashed: pass only the assumption `values` the
+    part reads, and rosters=False when it never reads the headcount."""
     uploads = con.execute(
         "select count(*), string_agg(distinct upload_id, ',' order by upload_id) from responses where wave = ?",
         [wave],
     ).fetchall()[0]
-    rosters = con.execute("select string_agg(distinct upload_id, ',' order by upload_id) from headcount").fetchall()[0][
-        0
-    ]
+    roster_sql = "select string_agg(distinct upload_id, ',' order by upload_id) from headcount"
+    roster_ids = con.execute(roster_sql).fetchall()[0][0] if rosters else None
     payload = {
         "code": _code_hash(),
         "wave": wave,
         "part": part,
         "responses": list(uploads),
-        "rosters": rosters,
+        "rosters": roster_ids,
         "values": {k: values[k] for k in sorted(values)},
         "params": {k: params[k] for k in sorted(params)},
     }
@@ -124,11 +133,14 @@ def cached(
     values: Mapping[str, Any],
     compute: Callable[[], dict[str, pd.DataFrame]],
     store: list[Callable[[Any], None]] | None,
+    *,
+    rosters: bool = True,
     **params: Any,
 ) -> tuple[dict[str, pd.DataFrame], bool]:
     """(frames, hit): the stored result when its fingerprint matches, else `compute()`; a computed
-    result is queued on `store` (the build's after_write) to be saved with the build."""
-    fp = fingerprint(con, wave, part, values, **params)
+    result is queued on `store` (the build's after_write) to be saved with the build. `values` and
+    `rosters` as in `fingerprint`."""
+    fp = fingerprint(con, wave, part, values, rosters=rosters, **params)
     hit = get(con, wave, part, fp)
     if hit is not None:
         return hit, True

@@ -102,7 +102,10 @@ def build_models(
         def compute_drivers(w: str = w, levels: tuple[str, ...] = levels) -> dict[str, pd.DataFrame]:
             return {"units": drivers.compute_drivers(con, wave=w, levels=levels, values=values)}
 
-        frames, hit = model_cache.cached(con, w, "drivers", values, compute_drivers, store, levels=list(levels))
+        used = {key: values[key] for key in drivers.VALUE_KEYS}
+        frames, hit = model_cache.cached(
+            con, w, "drivers", used, compute_drivers, store, rosters=False, levels=list(levels)
+        )  # fmt: skip
         frames_by_wave.append(frames["units"])
         hits += [f"drivers {w}"] if hit else []
     driver_table = _concat(frames_by_wave, drivers.DRIVER_COLUMNS)

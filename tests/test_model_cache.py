@@ -72,6 +72,7 @@ def test_a_changed_assumption_recomputes_and_changes_the_numbers(db, calls):
         settings.put(con, assumptions.P_LEAVE_ITL, round(min(0.9, 1.5 * rate), 3))
     build.build(db)
     assert sorted(w for part, w in calls if part == "risk") == waves
+    assert not [w for part, w in calls if part == "drivers"]  # the driver analysis does not read it
     after = released(db)["rel_unit_risk"]
     keys = ["wave", "level", "site", "department", "role"]
     merged = after[after["expected_departures"].notna()].merge(before, on=keys, suffixes=("", "_old"))
@@ -105,3 +106,29 @@ def test_a_warehouse_from_before_the_cache_reads_as_no_cache(tmp_path):
         con.execute("drop table model_cache")  # as a version-3 file has it, read before migrating
         assert not model_cache._exists(con)
         assert model_cache.get(con, "2026", "risk", "any fingerprint") is None
+
+
+def test_a_threshold_the_driver_analysis_reads_reruns_it(db, calls):
+    with warehouse.connect(db) as con:
+        settings.put(con, "lever_call_threshold", settings.get(con, "lever_call_threshold") + 2)
+    build.build(db)
+    assert {w for part, w in calls if part == "drivers"} == {w for part, w in calls if part == "risk"} != set()
+
+
+def test_the_driver_analysis_reads_no_assumption_outside_its_value_keys(db):
+    read: set[str] = set()
+
+    class Recording(dict):
+        def __getitem__(self, key):
+            read.add(key)
+            return super().__getitem__(key)
+
+        def get(self, key, default=None):
+            read.add(key)
+            return super().get(key, default)
+
+    with warehouse.connect(db, read_only=True) as con:
+        values = Recording(assumptions.values(con))
+        frame = drivers.compute_drivers(con, values=values)
+    assert not frame.empty
+    assert read and read <= set(drivers.VALUE_KEYS), read - set(drivers.VALUE_KEYS)
