@@ -20,7 +20,6 @@ from pipelines.charts.svg import to_svg
 
 # Leading characters a spreadsheet would treat as a formula (METHODS.md, "Confidentiality").
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-_THEME_TEXT = {"light": "#31333F", "dark": "#FAFAFA"}  # Streamlit's text colours, for the SVG charts
 
 
 def current_user() -> str:
@@ -52,7 +51,13 @@ def chart(fig: go.Figure, table: pd.DataFrame, *, key: str, caption: str | None 
     colours and title, no chart library for the browser to load), for the charts a leader sees
     first; the exact numbers are in 'Show data'. A figure the SVG renderer cannot draw falls back
     to Plotly."""
-    svg = to_svg(fig, text_colour=_THEME_TEXT.get(st.context.theme.type, _THEME_TEXT["light"])) if static else None
+    svg = None
+    if static:  # the configured theme's colours (.streamlit/config.toml); the chart carries its background
+        colours = {
+            "text_colour": st.get_option("theme.textColor"),
+            "background": st.get_option("theme.backgroundColor"),
+        }
+        svg = to_svg(fig, **{k: v for k, v in colours.items() if v})
     if svg is not None:
         # an image, not markup: nothing in a label can reach the page (and st.html drops SVG)
         st.image(svg, alt=figure_title(fig) or "chart")

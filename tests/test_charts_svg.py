@@ -47,6 +47,11 @@ def tooltips(root: ET.Element) -> list[str]:
     return [t.text or "" for t in root.iter(f"{NS}title")]
 
 
+def bars(root: ET.Element) -> list[ET.Element]:
+    """Rectangles that are marks, not the chart's background."""
+    return [r for r in root.iter(f"{NS}rect") if r.get("width") != "100%"]
+
+
 def tags(root: ET.Element) -> set[str]:
     return {el.tag.removeprefix(NS) for el in root.iter()}
 
@@ -73,9 +78,11 @@ def test_heatmap_draws_every_released_cell_with_its_value_and_tooltip(released):
     hover = tooltips(root)
     assert len(hover) == len(plotly_cells)
     assert all("n = " in h for h in hover)
-    assert root.get("fill") == "#31333F"  # Streamlit's light-theme text; the app passes the dark one
-    dark = parse(to_svg(fig, text_colour="#FAFAFA"))
-    assert dark.get("fill") == "#FAFAFA"
+    # its own background and text colours: it reads the same on a light or a dark page
+    assert root.get("fill") == "#31333F"
+    assert root.find(f"{NS}rect").get("fill") == "#FFFFFF" and root.find(f"{NS}rect").get("width") == "100%"
+    other = parse(to_svg(fig, text_colour="#1F2933", background="#F3F5F8"))
+    assert other.get("fill") == "#1F2933" and other.find(f"{NS}rect").get("fill") == "#F3F5F8"
     assert parse(to_svg(fig, text_colour='red" onload="x')).get("fill") == "#31333F"
 
 
@@ -115,10 +122,10 @@ def test_departure_bars_scale_with_expected_departures_and_carry_cost_labels(rel
     units = site_rows(released["rel_unit_risk"])
     fig = charts.departures_by_unit_figure(units, K)
     root = parse(to_svg(fig))
-    bars = [r for r in root.iter(f"{NS}rect")]
-    widths = [float(r.get("width")) for r in bars]
+    marks = bars(root)
+    widths = [float(r.get("width")) for r in marks]
     values = list(fig.data[0].x)
-    assert len(bars) == len(values)
+    assert len(marks) == len(values)
     ratios = [w / v for w, v in zip(widths, values, strict=True)]
     assert max(ratios) - min(ratios) < 1e-3 * max(ratios) + 0.05  # one linear scale
     assert all(str(label) in texts(root) for label in fig.data[0].text)
@@ -128,7 +135,7 @@ def test_role_bars_and_calibration_render(released):
     roles = released["rel_unit_risk"]
     roles = roles[(roles["wave"] == "2026") & (roles["level"] == "role")]
     root = parse(to_svg(charts.departures_by_role_figure(roles, K)))
-    assert len(list(root.iter(f"{NS}rect"))) == int((~roles["suppressed"].astype(bool)).sum())
+    assert len(bars(root)) == int((~roles["suppressed"].astype(bool)).sum())
     diag = released["model_diagnostics"]
     curve = diag[diag["wave"] == "2026"]["calibration_curve"].iloc[0]
     root = parse(to_svg(charts.calibration_figure(curve)))

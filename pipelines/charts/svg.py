@@ -15,8 +15,9 @@ inside), data-anchored text annotations, one x and one y axis (numeric or catego
 order arrays; reversed; tozero; fixed ranges; top side), a title, a horizontal legend.
 
 Text is escaped once here (figure text is Plotly's HTML subset with `<br>`; unit names come from
-uploaded files) and colours are checked, so the SVG is well-formed whatever a label holds. Text is
-drawn in `text_colour` (the app passes its theme's text colour). No Streamlit, no SQL.
+uploaded files) and colours are checked, so the SVG is well-formed whatever a label holds. The chart
+has its own background and text colours (the app passes its theme's), so it reads the same whichever
+theme the viewer picked. No Streamlit, no SQL.
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ _TEMPLATE = re.compile(r"%\{([a-z_]+)(?:\[(\d+)\])?(?::([^}]*))?\}")
 _COLOUR = re.compile(r"^(#[0-9a-fA-F]{3,8}|rgba?\([0-9.,\s%]+\)|[a-zA-Z]+)$")
 
 
-def to_svg(fig: go.Figure, width: int = WIDTH, text_colour: str = "#31333F") -> str | None:
+def to_svg(fig: go.Figure, width: int = WIDTH, text_colour: str = "#31333F", background: str = "#FFFFFF") -> str | None:
     """The figure as one `<svg>` document (`width` px wide, its height from its content), or None
-    when it uses something this renderer does not draw. `text_colour`: titles, labels and ticks."""
+    when it uses something this renderer does not draw. `text_colour`: titles, labels and ticks;
+    `background`: the chart's own background, so it reads the same on a light or a dark page."""
     if not _supported(fig):
         return None
-    return _Renderer(fig, width, _colour(text_colour, "#31333F")).render()
+    return _Renderer(fig, width, _colour(text_colour, "#31333F"), _colour(background, "#FFFFFF")).render()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -304,9 +306,10 @@ def _is_category(values: Sequence[Any]) -> bool:
 
 
 class _Renderer:
-    def __init__(self, fig: go.Figure, width: int, text_colour: str) -> None:
+    def __init__(self, fig: go.Figure, width: int, text_colour: str, background: str) -> None:
         self.fig = fig
         self.text_colour = text_colour
+        self.background = background
         self.layout = fig.layout
         self.width = width
         self.id = "c" + hashlib.sha1(fig.to_json().encode()).hexdigest()[:10]
@@ -454,7 +457,9 @@ class _Renderer:
             f'aria-label="{_esc(label)}" viewBox="0 0 {self.width} {height}" width="{self.width}" '
             f'height="{height}" preserveAspectRatio="xMinYMin meet" '
             f'font-family="Source Sans, Source Sans Pro, Helvetica, Arial, sans-serif" font-size="{FONT_SIZE}" '
-            f'fill="{self.text_colour}">' + "".join(p) + "</svg>"
+            f'fill="{self.text_colour}"><rect width="100%" height="100%" fill="{self.background}"/>'
+            + "".join(p)
+            + "</svg>"
         )
 
     def _grid_and_ticks(self, x: _Axis, y: _Axis, top: float, bottom: float, x_top: bool) -> None:
