@@ -105,6 +105,8 @@ def test_overview_tiles_heatmap_benchmarks_and_findings(warehouse):
     assert len(charts) == 2  # heatmap and benchmarks
     assert "Burnout is highest in" in charts[0]
     assert "<script" not in "".join(charts)
+    # drawn in the configured theme's colours on its own background (not the browser's dark preference)
+    assert 'fill="#1F2933"><rect width="100%" height="100%" fill="#FFFFFF"/>' in charts[0]
     assert not at.get("plotly_chart")
     assert len(at.expander) >= 2  # "Show data" under each chart
 
