@@ -250,6 +250,8 @@ def warm_up() -> bool:
         return False
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     try:
+        with warehouse.connect(path, read_only=True, wait=0):
+            pass  # held by an ingest or a build right now: do not hold up the server's start for it
         return bool(snapshot().tables)  # outside a session: fills the process-wide st.cache_resource
     except Exception:  # noqa: BLE001 - a busy or old warehouse: the first visit reads it instead
         logging.getLogger(__name__).warning("Warm-up could not read %s; the first visit will.", path, exc_info=True)

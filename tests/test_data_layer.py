@@ -85,3 +85,18 @@ def test_readings_come_from_the_same_snapshot(db):
     assert not data.reading("model_diagnostics").empty
     with pytest.raises(ValueError, match="Only released tables"):
         data.query_released("responses")
+
+
+def test_warm_up_reads_the_build_and_does_not_wait_for_a_busy_warehouse(db, monkeypatch):
+    assert data.warm_up() is True
+    opened = []
+    real_open = warehouse._open
+    monkeypatch.setattr(warehouse, "_open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    pages.PAGES["overview"]()
+    assert opened == []  # the first visit finds the build already read
+    monkeypatch.setattr(warehouse, "_open", real_open)
+    data.clear_cache()
+    with warehouse.connect(db):  # a writer holds the file (in this process: a different configuration)
+        started = time.perf_counter()
+        assert data.warm_up() is False
+        assert time.perf_counter() - started < 5
