@@ -2,7 +2,7 @@
 
     python -m benchmarks.profile_ingest FILE --db PATH [--wave 2026] [--top 15]
 
-Runs pipelines.ingest.ingest with its in-memory staging connection wrapped so each execute() is
+Runs pipelines.ingest.load.ingest with its in-memory staging connection wrapped so each execute() is
 timed (the SQL text is shortened). Prints the slowest statements and the total per phase.
 Used to write benchmarks/NOTES.md; not part of the benchmark run.
 """
@@ -14,7 +14,7 @@ import json
 import re
 import time
 
-from pipelines import ingest as ingest_module
+from pipelines.ingest import load as ingest_module
 
 TIMINGS: list[tuple[float, str]] = []
 

@@ -59,7 +59,7 @@ LABELS = {
     "released_metrics": "Released metrics (build.produce_metrics)",
     "build_cli": "Build as wired (python -m pipelines build)",
     "full_build": "Full build (metrics, risk model, drivers, intentions)",
-    "rebuild_cached": "Rebuild with nothing changed (model results from pipelines/model_cache.py)",
+    "rebuild_cached": "Rebuild with nothing changed (model results from pipelines/models/cache.py)",
     "baseline_pandas": "Baseline: the same job in plain pandas",
     "page_data": "Page data (dashboard data layer)",
     "page_render": "Page render (headless chromium)",
@@ -370,7 +370,7 @@ def export_steps(size: int, db: Path, work: Path, logs: Path) -> list[Step]:
             note = f"python -m pipelines export --format {fmt} (latest wave, whole organisation)"
         else:
             cmd = [PY, "-m", "benchmarks.steps", "export", fmt, str(db), str(out)]
-            note = "pipelines.reports.export (the `export` CLI command is not registered in pipelines/cli.py yet)"
+            note = "pipelines.reports.export (the `export` CLI command is not registered in pipelines/cli/main.py yet)"
         runs = [measure(cmd, log=logs / f"export-{fmt}-{size}.log", timeout=900)]
         step = step_from_runs(f"export_{fmt}", size, runs, note=note)
         if step.status == "ok" and out.exists():
@@ -503,7 +503,7 @@ def run_size(size: int, args: argparse.Namespace, full_scale: bool, logs: Path) 
         note = f"inner = producer only (after imports and connect); median of {args.repeats}"
         steps.append(step_from_runs("released_metrics", size, runs, note=note))
 
-    from pipelines import build as build_module
+    from pipelines.release import build as build_module
 
     wired = any("model" in p.__name__ or "model" in p.__module__ for p in build_module.PRODUCERS)
     if want("build_cli"):
@@ -521,7 +521,7 @@ def run_size(size: int, args: argparse.Namespace, full_scale: bool, logs: Path) 
         run = measure(
             [PY, "-m", "benchmarks.steps", "build", str(history), "--with-models"], log=logs / f"build-full-{size}.log"
         )
-        note = "pipelines.build.build, each producer timed" + (
+        note = "pipelines.release.build.build, each producer timed" + (
             "" if wired else "; models_cli.produce_models appended by the benchmark (not yet wired in build.py)"
         )
         steps.append(step_from_runs("full_build", size, [run], note=note))

@@ -5,10 +5,10 @@ outside; each step also prints one `BENCH-RESULT {json}` line with what it timed
 imports), so process start-up and import time can be told apart from the work.
 
     floor FILE DB            bare DuckDB: CREATE TABLE t AS SELECT * FROM read_csv(FILE) into DB
-    metrics DB               the released-metrics producer alone (pipelines.build.produce_metrics:
+    metrics DB               the released-metrics producer alone (pipelines.release.build.produce_metrics:
                              DuckDB SQL + confidentiality layer), read-only, nothing stored
-    build DB [--with-models] pipelines.build.build with each producer timed; --with-models adds
-                             pipelines.models_cli.produce_models when build.py does not list it yet
+    build DB [--with-models] pipelines.release.build.build with each producer timed; --with-models adds
+                             pipelines.models.build.produce_models when build.py does not list it yet
     export FMT DB OUT        pipelines.reports.export (used while `pipelines export` is not registered)
     page-data DB PAGE        the page's data-layer calls (dashboard.data / dashboard.model_data)
                              cold, warm (cache cleared) and cached; see benchmarks/pages.py
@@ -40,7 +40,8 @@ def floor(path: str, db: str) -> dict:
 
 
 def metrics(db: str) -> dict:
-    from pipelines import build, privacy, warehouse
+    from pipelines.release import build, privacy
+    from pipelines.store import warehouse
 
     t0 = time.perf_counter()
     with warehouse.connect(db, read_only=True) as con:
@@ -61,13 +62,13 @@ def _producer_name(producer) -> str:
 
 
 def build_step(db: str, with_models: bool) -> dict:
-    from pipelines import build
+    from pipelines.release import build
 
     names = [_producer_name(p) for p in build.PRODUCERS]
     wired = any("model" in n or "risk" in n or "driver" in n for n in names)
     added = False
     if with_models and not wired:
-        from pipelines import models_cli
+        from pipelines.models import build as models_cli
 
         build.PRODUCERS.append(models_cli.produce_models)
         added = True
@@ -99,7 +100,7 @@ def build_step(db: str, with_models: bool) -> dict:
     model_seconds: dict[str, float] = {}
     cached: list[str] = []
     try:
-        from pipelines import models_cli
+        from pipelines.models import build as models_cli
 
         inner = models_cli.build_models
 
@@ -141,7 +142,7 @@ def page_data(db: str, page: str, repeats: int = 5) -> dict:
         if name.startswith("streamlit"):
             logging.getLogger(name).setLevel(logging.ERROR)
     import_seconds = time.perf_counter() - t_import
-    from pipelines import warehouse
+    from pipelines.store import warehouse
 
     opened = {"count": 0, "seconds": 0.0}
     real_open = warehouse._open

@@ -5,7 +5,7 @@ Two modes (docs/security.md):
 - Local mode, when `.streamlit/secrets.toml` has no `[auth]` section: the app listens on 127.0.0.1
   only and everyone who can open it is the one local user holding every role (a banner says so).
 - Sign-in, when `[auth]` is configured: `st.login()` with the organisation's OIDC provider; the
-  signed-in user's claims are matched against the access file (pipelines.access) for a role and a
+  signed-in user's claims are matched against the access file (pipelines.release.access) for a role and a
   scope. No matching entry: a "no access" page and nothing else.
 
 The router calls, in order:
@@ -28,7 +28,8 @@ from typing import Any
 
 import streamlit as st
 
-from pipelines import access, audit, warehouse
+from pipelines.release import access
+from pipelines.store import audit, warehouse
 
 LOG = logging.getLogger(__name__)
 SECURITY_DOC = "docs/security.md"

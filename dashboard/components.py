@@ -13,10 +13,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pipelines import spreadsheet_safety
 from pipelines.charts import Tile
 from pipelines.charts.report import figure_title
 from pipelines.charts.svg import to_svg
+from pipelines.contract import safety as spreadsheet_safety
 
 # Leading characters a spreadsheet would treat as a formula (METHODS.md, "Confidentiality").
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}

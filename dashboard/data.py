@@ -19,7 +19,7 @@ Rules kept here so pages cannot get them wrong:
   comes from that allow-list and is quoted; filter values never reach SQL at all.
 - Every released table (and the few pipeline readings in `_snapshot_readers`: settings, model
   diagnostics, saved scenarios) is read whole, once per build, on one short read-only connection
-  (pipelines.warehouse.connect), then filtered in memory: released tables are aggregates and small,
+  (pipelines.store.warehouse.connect), then filtered in memory: released tables are aggregates and small,
   DuckDB locks the file per process, so nothing is held open across reruns, and the first page after
   a rebuild opens the warehouse once; later pages and filter changes not at all.
 - Results are cached with st.cache_data keyed on the table, the filters and the warehouse file's
@@ -44,7 +44,8 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from pipelines import access, warehouse
+from pipelines.release import access
+from pipelines.store import warehouse
 
 RELEASED_TABLE = re.compile(r"^(rel|ref)_[a-z0-9_]+$")
 MAX_ROWS = 200_000  # a cap, so a mistaken unfiltered query cannot flood the browser
@@ -84,7 +85,9 @@ class Snapshot:
 def _snapshot_readers() -> dict[str, Callable[[Any], Any]]:
     """Pipeline readers (each takes a connection) whose results every page may need; they are read
     with the released tables, so a page after a rebuild opens the warehouse once, not once per read."""
-    from pipelines import assumptions, risk, scenarios, settings  # noqa: F401  (assumptions registers settings)
+    from pipelines.models import assumptions, risk  # noqa: F401  (assumptions registers settings)
+    from pipelines.scenarios import engine as scenarios
+    from pipelines.store import settings
 
     return {
         "settings": settings.get_all,
@@ -262,7 +265,7 @@ def warm_up() -> bool:
 def ensure_warehouse(db: str) -> list[str]:
     """Once per process: load the bundled sample into an empty warehouse (a fresh machine shows
     the sample health system). Returns what was loaded, empty when the warehouse had data."""
-    from pipelines import bootstrap
+    from pipelines.ingest import first_run as bootstrap
 
     return bootstrap.ensure_sample(db)
 
@@ -316,7 +319,7 @@ def _optional_file(content: bytes | None, name: str) -> Iterator[Path | None]:
 def rebuild() -> str | None:
     """Rebuild every released table and clear the cache. Returns None, or why the build failed
     (the previous build stays in place: build writes all tables in one transaction)."""
-    from pipelines import build
+    from pipelines.release import build
 
     try:
         build.build(db_path())
@@ -328,7 +331,7 @@ def rebuild() -> str | None:
 
 
 def _ingest(content: bytes, name: str, dictionary: bytes | None, **kwargs: Any):
-    from pipelines.ingest import ingest
+    from pipelines.ingest.load import ingest
 
     with (
         _temporary_file(content, name) as path,
@@ -359,7 +362,7 @@ def dry_run_upload(
 ):
     """Validate an upload without storing it: (IngestResult with preview/mapping/errors, rejected-rows
     CSV bytes). Cached per file, wave, format and mapping, so reruns do not re-read the file."""
-    from pipelines.mapping import parse_mapping
+    from pipelines.ingest.mapping import parse_mapping
 
     mapping = parse_mapping(json.loads(mapping_json)) if mapping_json else None
     stamp = _stamp()  # a new upload elsewhere can make this one a duplicate
@@ -383,7 +386,7 @@ def load_upload(
     progress: Callable[[float, str], None] | None = None,
 ):
     """Load for real (all or nothing), rebuild the released tables, clear the cache."""
-    from pipelines.mapping import parse_mapping
+    from pipelines.ingest.mapping import parse_mapping
 
     mapping = parse_mapping(json.loads(mapping_json)) if mapping_json else None
     result, _ = _ingest(
@@ -400,7 +403,7 @@ def load_upload(
 
 def load_headcount(content: bytes, name: str, uploaded_by: str | None = None):
     """Load a headcount roster, rebuild, clear the cache."""
-    from pipelines.ingest import ingest_headcount
+    from pipelines.ingest.load import ingest_headcount
 
     with _temporary_file(content, name) as path:
         result = ingest_headcount(path, db=db_path(), uploaded_by=uploaded_by, original_name=name)
@@ -411,14 +414,14 @@ def load_headcount(content: bytes, name: str, uploaded_by: str | None = None):
 
 def uploads() -> pd.DataFrame:
     """Upload history (newest last), not cached: it is short and must be current."""
-    from pipelines.ingest import list_uploads
+    from pipelines.ingest.load import list_uploads
 
     return pd.DataFrame(list_uploads(db_path()))
 
 
 def delete_upload(upload_id: str, actor: str | None = None) -> dict:
     """Delete an upload and its rows, rebuild, clear the cache."""
-    from pipelines.ingest import delete_upload as delete
+    from pipelines.ingest.load import delete_upload as delete
 
     outcome = delete(upload_id, db_path(), actor=actor)
     outcome["rebuild_problem"] = rebuild()
@@ -427,8 +430,8 @@ def delete_upload(upload_id: str, actor: str | None = None) -> dict:
 
 def read_mapping(raw: bytes) -> tuple[dict, str | None]:
     """An uploaded mapping file as a dict, or ({}, a readable reason it cannot be used)."""
-    from pipelines.mapping import parse_mapping
-    from pipelines.readers import InputError
+    from pipelines.ingest.mapping import parse_mapping
+    from pipelines.ingest.readers import InputError
 
     try:
         mapping = json.loads(raw.decode("utf-8-sig"))
@@ -442,14 +445,14 @@ def read_mapping(raw: bytes) -> tuple[dict, str | None]:
 
 def saved_mapping(columns: list[str]):
     """The mapping saved for this column layout, if any (auto-applied when a layout returns)."""
-    from pipelines.mapping import saved_mapping_for
+    from pipelines.ingest.mapping import saved_mapping_for
 
     return with_connection(saved_mapping_for, list(columns))
 
 
 def save_mapping(columns: list[str], mapping_json: str, saved_by: str | None = None) -> str:
-    from pipelines.mapping import parse_mapping
-    from pipelines.mapping import save_mapping as save
+    from pipelines.ingest.mapping import parse_mapping
+    from pipelines.ingest.mapping import save_mapping as save
 
     with warehouse.connect(db_path()) as con:
         return save(con, list(columns), parse_mapping(json.loads(mapping_json)), saved_by)
@@ -457,17 +460,12 @@ def save_mapping(columns: list[str], mapping_json: str, saved_by: str | None = N
 
 def save_settings(values: dict[str, Any], actor: str | None = None) -> str | None:
     """Validate and store settings in one transaction, then rebuild; returns a rebuild problem or None."""
-    from pipelines import assumptions, settings  # noqa: F401  (assumptions registers its settings)
+    from pipelines.models import assumptions  # noqa: F401  (assumptions registers its settings)
+    from pipelines.store import settings
 
-    with warehouse.connect(db_path()) as con:
-        con.execute("begin transaction")
-        try:
-            for key, value in values.items():
-                settings.put(con, key, value, updated_by=actor)
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+    with warehouse.connect(db_path()) as con, warehouse.transaction(con):
+        for key, value in values.items():
+            settings.put(con, key, value, updated_by=actor)
     return rebuild()
 
 
@@ -483,7 +481,7 @@ def export(fmt: str, *, wave: str | None, site: str | None, department: str | No
 
 def audit_entries(since=None, action: str | None = None, actor: str | None = None) -> pd.DataFrame:
     """The audit log, newest first (admins only: the router registers its page for admins)."""
-    from pipelines import audit
+    from pipelines.store import audit
 
     rows = with_connection(audit.entries, since=since, action=action or None, actor=actor or None)
     return pd.DataFrame(rows, columns=["logged_at", "actor", "action", "object", "outcome", "detail"])

@@ -3,7 +3,7 @@
 Built on dashboard.data: released tables come through `data.query_released` (read-only, cached,
 allow-listed), pipeline readers through `data.reading` (read with the released tables, once per
 build) or `data.with_connection`. Scenario runs, saves and comparisons
-go through pipelines.scenarios; pure ones (a run, a comparison) are cached on their arguments and the
+go through pipelines.scenarios.engine; pure ones (a run, a comparison) are cached on their arguments and the
 warehouse file's modification time, so a rebuild or a new wave invalidates them. Nothing here draws.
 """
 
@@ -19,9 +19,12 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.filters import Filters
-from pipelines import assumptions, contract, drivers, intentions, scenarios, warehouse
+from pipelines import contract
+from pipelines.models import assumptions, drivers, intentions
+from pipelines.scenarios import engine as scenarios
+from pipelines.store import warehouse
 
-# Released model tables (pipelines.models_cli.TABLE_KINDS; built by pipelines.build).
+# Released model tables (pipelines.models.build.TABLE_KINDS; built by pipelines.release.build).
 RISK = "rel_unit_risk"
 DRIVERS = "rel_driver_importance"
 LEAVE_PATHS = "rel_leave_paths"
@@ -275,7 +278,7 @@ def _compare(db: str, stamp: float, names: tuple[str, ...]) -> pd.DataFrame:
 
 
 def compare_scenarios(names: Sequence[str]) -> pd.DataFrame:
-    """Saved scenarios side by side (pipelines.scenarios.compare_scenarios)."""
+    """Saved scenarios side by side (pipelines.scenarios.engine.compare_scenarios)."""
     return _compare(str(data.db_path()), _stamp(), tuple(names))
 
 

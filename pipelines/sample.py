@@ -13,14 +13,14 @@ follow each person's drivers. Everything is vectorised numpy, so a million rows 
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipelines import assumptions, contract
+from pipelines import contract
+from pipelines.models import assumptions
 
 LAST_WAVE_YEAR = 2026
 PREFER_NOT = "Prefer not to answer"
@@ -749,55 +749,3 @@ def realism(out_dir: str | Path) -> dict[str, dict[str, float]]:
             "units_under_5": float((units < 5).sum()),
         }
     return figures
-
-
-# --------------------------------------------------------------------------------------------
-# CLI
-# --------------------------------------------------------------------------------------------
-def _run(args: argparse.Namespace) -> int:
-    try:
-        paths = write_sample(args.out, args.respondents_per_wave, args.waves, args.seed)
-    except ValueError as exc:
-        print(f"error: {exc}")
-        return 2
-    print(f"Synthetic sample health system (seed {args.seed}), entirely made up:")
-    for path in paths:
-        with path.open("rb") as handle:
-            rows = sum(1 for _ in handle) - 1
-        print(f"  wrote {path} ({rows:,} rows)")
-    for label, f in realism(args.out).items():
-        print(
-            f"  wave {label}: burnout {f['burnout_rate']:.1%}, intent to leave {f['itl_rate']:.1%}"
-            f" (nurses {f['itl_nurse']:.1%}, physicians {f['itl_physician']:.1%}),"
-            f" OR burnout {f['or_itl_burnout']:.2f}, response rate {f['response_rate']:.0%}"
-        )
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `sample`: write the synthetic sample health system as canonical CSVs plus a roster."""
-    parser = subparsers.add_parser(
-        "sample",
-        help="write a synthetic sample health system (canonical CSVs and a headcount roster)",
-        description=(
-            "Write one canonical CSV per survey wave (wave_<year>.csv) and headcount.csv. "
-            "The data is entirely synthetic and deterministic for a seed."
-        ),
-    )
-    parser.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
-    parser.add_argument(
-        "--respondents-per-wave",
-        type=int,
-        default=3000,
-        metavar="N",
-        help="respondents per wave (default 3000)",
-    )
-    parser.add_argument(
-        "--waves",
-        type=int,
-        default=3,
-        metavar="K",
-        help="number of waves, ending 2026 (default 3)",
-    )
-    parser.add_argument("--seed", type=int, default=7, metavar="S", help="random seed (default 7)")
-    parser.set_defaults(func=_run)

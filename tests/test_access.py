@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipelines import access
+from pipelines.release import access
 
 
 def rules_from(tmp_path, text: str) -> list[access.Rule]:

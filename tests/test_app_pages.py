@@ -14,8 +14,8 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines import warehouse as warehouse_module
-from pipelines.bootstrap import load_sample
+from pipelines.ingest.first_run import load_sample
+from pipelines.store import warehouse as warehouse_module
 from tests.conftest import MAPPINGS, ROOT
 
 APP = str(ROOT / "streamlit_app.py")
@@ -34,7 +34,7 @@ def warehouse(sample_warehouse: Path, tmp_path: Path, monkeypatch) -> Path:
     """A private copy of the sample warehouse, used by the app through $CLINRET_DB. The build runs
     the base producers (metrics, benchmarks) even if another test registered the model producers,
     so these pages are tested on exactly the tables they read."""
-    from pipelines import build
+    from pipelines.release import build
 
     monkeypatch.setattr(build, "PRODUCERS", [build.produce_metrics, build.produce_benchmarks])
     path = tmp_path / "warehouse.duckdb"
@@ -276,7 +276,7 @@ def test_uploads_page_headcount_roster(warehouse):
 
 
 def test_a_failed_rebuild_after_a_load_is_reported_not_raised(warehouse, monkeypatch):
-    from pipelines import build
+    from pipelines.release import build
 
     def broken(con, ctx):
         raise ValueError("Too few answers to fit a risk model.")

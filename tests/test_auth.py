@@ -23,7 +23,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from pipelines import access
+from pipelines.release import access
 from tests.conftest import ROOT
 
 ROUTER = ROOT / "streamlit_app.py"
@@ -298,7 +298,7 @@ def test_a_broken_access_file_shows_an_error_and_no_pages(stand_in, env):
 
 
 def test_busy_warehouse_does_not_block_sign_in(stand_in, env, monkeypatch):
-    from pipelines import warehouse
+    from pipelines.store import warehouse
 
     def busy(*args, **kwargs):
         raise warehouse.WarehouseBusy("busy")
@@ -322,7 +322,7 @@ def test_busy_warehouse_does_not_block_sign_in(stand_in, env, monkeypatch):
 def sample_warehouse(tmp_path_factory) -> Path:
     if not router_wired():
         pytest.fail("router not wired")
-    from pipelines.bootstrap import load_sample
+    from pipelines.ingest.first_run import load_sample
 
     path = tmp_path_factory.mktemp("auth-sample") / "warehouse.duckdb"
     load_sample(path)
@@ -331,7 +331,7 @@ def sample_warehouse(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def router_env(sample_warehouse, env, monkeypatch) -> dict[str, Path]:
-    from pipelines import build
+    from pipelines.release import build
 
     monkeypatch.setattr(build, "PRODUCERS", [build.produce_metrics, build.produce_benchmarks])
     shutil.copy(sample_warehouse, env["db"])

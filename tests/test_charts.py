@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pipelines import charts
-from pipelines.bootstrap import load_sample
+from pipelines.ingest.first_run import load_sample
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_formatting():
 
 def test_methodology_tables_cover_every_metric_and_item():
     from pipelines import contract
-    from pipelines.metrics import METRICS
+    from pipelines.metrics.released import METRICS
 
     metrics = charts.metric_definitions()
     assert len(metrics) == len(METRICS) and metrics["definition"].str.len().gt(0).all()

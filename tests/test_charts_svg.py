@@ -15,8 +15,8 @@ import plotly.graph_objects as go
 import pytest
 
 from pipelines import charts
-from pipelines.bootstrap import load_sample
 from pipelines.charts.svg import to_svg
+from pipelines.ingest.first_run import load_sample
 
 NS = "{http://www.w3.org/2000/svg}"
 K = 5

@@ -16,8 +16,8 @@ import pytest
 
 from benchmarks import pages
 from dashboard import data
-from pipelines import settings, warehouse
-from pipelines.bootstrap import load_sample
+from pipelines.ingest.first_run import load_sample
+from pipelines.store import settings, warehouse
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pipelines import cli, docs
+from pipelines.cli import main as cli
+from pipelines.contract import docs
 from tests.conftest import ROOT
 
 

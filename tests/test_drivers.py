@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import drivers, privacy, warehouse
-from pipelines.features import load_respondents
+from pipelines.models import drivers
+from pipelines.models.features import load_respondents
+from pipelines.release import privacy
+from pipelines.store import warehouse
 from tests import model_fixtures as mf
 
 

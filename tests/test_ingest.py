@@ -13,8 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import contract, warehouse
-from pipelines.ingest import delete_upload, ingest, ingest_headcount, list_uploads
+from pipelines import contract
+from pipelines.ingest.load import delete_upload, ingest, ingest_headcount, list_uploads
+from pipelines.store import warehouse
 from tests.conftest import MAPPINGS, ROOT, write_csv
 
 HEADER = ["site", "department", "role", "burnout_level", "intent_to_leave", "clinical_fte", "feel_valued"]

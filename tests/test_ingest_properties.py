@@ -9,8 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines import contract, warehouse
-from pipelines.ingest import ingest
+from pipelines import contract
+from pipelines.ingest.load import ingest
+from pipelines.store import warehouse
 
 header_names = st.sampled_from(
     [*contract.FIELD_NAMES, "wave", "Email", "Name", "Q1", "", "comments", "site ", "ROLE", "Age", "tenure"]

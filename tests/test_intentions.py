@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import contract, intentions, privacy, scenarios, warehouse
+from pipelines import contract
+from pipelines.models import intentions
+from pipelines.release import privacy
+from pipelines.scenarios import engine as scenarios
+from pipelines.store import warehouse
 from tests import model_fixtures as mf
 
 

@@ -11,7 +11,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines import analytics_cli, build, contract, metrics, privacy, stats, warehouse
+from pipelines import contract
+from pipelines.cli import analytics as analytics_cli
+from pipelines.metrics import released as metrics
+from pipelines.metrics import stats
+from pipelines.release import build, privacy
+from pipelines.store import warehouse
 from tests import analytics_fixtures as fx
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
@@ -261,7 +266,7 @@ def test_build_completes_on_ten_thousand_respondents() -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# CLI (called through its own parser until pipelines.cli registers the module)
+# CLI (called through its own parser until pipelines.cli.main registers the module)
 # ------------------------------------------------------------------------------------------
 def _run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()

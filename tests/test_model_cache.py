@@ -1,4 +1,4 @@
-"""pipelines.model_cache: a rebuild reuses a wave's model results only while nothing they depend on
+"""pipelines.models.cache: a rebuild reuses a wave's model results only while nothing they depend on
 changed, and the released tables are the same either way. Real builds of the bundled sample."""
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines import assumptions, build, drivers, model_cache, risk, settings, warehouse
-from pipelines.bootstrap import load_sample
-from pipelines.ingest import delete_upload, list_uploads
+from pipelines.ingest.first_run import load_sample
+from pipelines.ingest.load import delete_upload, list_uploads
+from pipelines.models import assumptions, drivers, risk
+from pipelines.models import cache as model_cache
+from pipelines.release import build
+from pipelines.store import settings, warehouse
 
 MODEL_TABLES = ("rel_unit_risk", "rel_driver_importance", "rel_leave_paths", "rel_leave_reasons")
 

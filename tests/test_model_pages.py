@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import bootstrap, build, warehouse
+from pipelines.ingest import first_run as bootstrap
+from pipelines.release import build
+from pipelines.store import warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines import build, metrics, privacy, warehouse
+from pipelines.metrics import released as metrics
+from pipelines.release import build, privacy
+from pipelines.store import warehouse
 from tests import analytics_fixtures as fx
 
 K = 5

@@ -23,10 +23,13 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pipelines import bootstrap, build, metrics, warehouse
+from pipelines.ingest import first_run as bootstrap
+from pipelines.metrics import released as metrics
+from pipelines.release import build
 from pipelines.reports import api
 from pipelines.reports import data as report_data
 from pipelines.reports.tabular import inert
+from pipelines.store import warehouse
 
 pypdf = pytest.importorskip("pypdf")
 
@@ -468,13 +471,13 @@ def test_every_export_is_audited(exports, model_db):
 
 
 def test_cli_export(model_db, tmp_path, capsys):
-    from pipelines.cli import COMMAND_MODULES, build_parser
+    from pipelines.cli.main import COMMAND_MODULES, build_parser
 
     parser = build_parser()
-    if "pipelines.reports_cli" not in COMMAND_MODULES:
+    if "pipelines.cli.reports" not in COMMAND_MODULES:
         import argparse
 
-        from pipelines import reports_cli
+        from pipelines.cli import reports as reports_cli
 
         parser = argparse.ArgumentParser()
         reports_cli.register(parser.add_subparsers(dest="command", required=True))

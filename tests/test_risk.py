@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines import assumptions, risk, warehouse
-from pipelines.features import load_respondents
+from pipelines.models import assumptions, risk
+from pipelines.models.features import load_respondents
+from pipelines.store import warehouse
 from tests import model_fixtures as mf
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines import scenarios, settings, warehouse
+from pipelines.scenarios import engine as scenarios
+from pipelines.store import settings, warehouse
 from tests import model_fixtures as mf
 
 SIM = mf.simulate(8000, seed=5)
@@ -115,7 +116,7 @@ def test_nested_eligible_groups_cannot_be_differenced_into_a_small_group():
     larger row; a difference of 0 or >= k leaves both visible."""
     import numpy as np
 
-    from pipelines.scenarios import RESULT_METRICS, _protect_nested
+    from pipelines.scenarios.engine import RESULT_METRICS, _protect_nested
 
     def row(n_eligible):
         r = {"suppressed": False, "n_eligible": n_eligible, "notes": ""}

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from pipelines import stats
+from pipelines.metrics import stats
 
 GRID = [(k, n) for n in (1, 2, 3, 5, 9, 10, 37, 250) for k in sorted({0, 1, n // 3, n // 2, n - 1, n})]
 

@@ -9,7 +9,7 @@ import time
 import duckdb
 import pytest
 
-from pipelines import warehouse
+from pipelines.store import warehouse
 
 
 def test_older_warehouse_upgrades_in_place(db):
@@ -71,3 +71,16 @@ def test_busy_warehouse_gives_a_readable_error(db):
             pass
     finally:
         proc.wait(10)
+
+
+def test_frozen_migrations_give_the_contract_schema():
+    """Migrations are frozen .sql files, not generated from the live contract: a contract change
+    needs a new migration, and this test says so when the two disagree."""
+    from pipelines import contract
+    from pipelines.store.warehouse import MIGRATIONS, MIGRATIONS_DIR
+
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+    assert all(m.path.parent == MIGRATIONS_DIR and m.statements() for m in MIGRATIONS)
+    with warehouse.connect(":memory:") as con:
+        columns = [(r[0], r[1]) for r in con.execute("describe responses").fetchall()]
+    assert sorted(columns) == sorted(contract.responses_columns())  # later columns come by ALTER, at the end

@@ -4,8 +4,10 @@ own definitions (contract, metric catalogue, settings registry, reference figure
 import streamlit as st
 
 from dashboard import data
-from pipelines import assumptions, charts, contract, drivers, privacy, risk  # noqa: F401
-from pipelines.settings import SETTINGS_BY_KEY
+from pipelines import charts, contract
+from pipelines.models import assumptions, drivers, risk  # noqa: F401
+from pipelines.release import privacy
+from pipelines.store.settings import SETTINGS_BY_KEY
 
 st.title("Methodology")
 st.caption("Generated from the definitions the pipelines use, so it cannot drift from the numbers.")

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from dashboard import components, data
-from pipelines import assumptions  # noqa: F401  (registers the cost and conversion assumptions)
-from pipelines.settings import SETTINGS_BY_KEY
+from pipelines.models import assumptions  # noqa: F401  (registers the cost and conversion assumptions)
+from pipelines.store.settings import SETTINGS_BY_KEY
 
 st.title("Settings")
 st.caption("Saving rebuilds every released table with the new values, so all pages and exports agree.")

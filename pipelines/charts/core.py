@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pipelines import contract
-from pipelines.metrics import METRICS_BY_NAME
+from pipelines.metrics.released import METRICS_BY_NAME
 
 __all__ = [
     "BENCHMARK_METRICS",
@@ -679,7 +679,7 @@ _STAT_WORDS = {
 
 
 def _metric_rule(name: str) -> str:
-    from pipelines import metrics
+    from pipelines.metrics import released as metrics
 
     items = contract.ITEMS_BY_NAME
     if name.startswith("unfav_"):

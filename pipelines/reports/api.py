@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipelines import audit, warehouse
 from pipelines.reports import data as report_data
+from pipelines.store import audit, warehouse
 
 FORMATS: dict[str, tuple[str, str]] = {
     "pdf": (".pdf", "application/pdf"),

@@ -27,7 +27,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pipelines import privacy, settings
+from pipelines.release import privacy
+from pipelines.store import settings
 
 GROUPS = "rel_groups"
 METRICS = "rel_metrics"
@@ -159,7 +160,7 @@ def _table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def privacy_name_ok(name: str) -> bool:
-    from pipelines.build import TABLE_NAME
+    from pipelines.release.build import TABLE_NAME
 
     return bool(TABLE_NAME.match(name))
 
@@ -339,7 +340,7 @@ def load(
         ).df()
         if not diag.empty:
             diagnostics = diag.iloc[0].to_dict()
-    from pipelines import assumptions
+    from pipelines.models import assumptions
 
     try:
         values = assumptions.values(con)

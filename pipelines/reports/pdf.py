@@ -16,9 +16,11 @@ from importlib import resources
 
 import pandas as pd
 
-from pipelines import charts, contract, intentions, privacy
+from pipelines import charts, contract
 from pipelines.charts import report as chart_render
 from pipelines.charts.core import format_change, format_value, metric_label, unit_label
+from pipelines.models import intentions
+from pipelines.release import privacy
 from pipelines.reports import summary
 from pipelines.reports.data import BENCHMARKS, DRIVERS, METRICS, PATHS, REASONS, RISK, SCENARIOS, ReportData
 from pipelines.reports.summary import missing, money, pct, visible
@@ -421,7 +423,7 @@ def _intent_pivot(long: pd.DataFrame, question: str, k: int) -> str:
 
 def compare_frame(levers: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The headline row of each saved scenario in the shape of scenarios.compare_scenarios."""
-    from pipelines.scenarios import RESULT_METRICS
+    from pipelines.scenarios.engine import RESULT_METRICS
 
     names = list(dict.fromkeys(levers["scenario"]))
     data: dict[str, list] = {"metric": [label for _, label in RESULT_METRICS]}

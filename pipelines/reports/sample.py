@@ -12,7 +12,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from pipelines import bootstrap, build, warehouse
+from pipelines.ingest import first_run as bootstrap
+from pipelines.release import build
+from pipelines.store import warehouse
 
 EXAMPLE_SCENARIOS = (
     ("EHR support and no night call", ["ehr_support", "dropped_call"], {}),
@@ -24,7 +26,7 @@ EXAMPLE_SCENARIOS = (
 
 def ensure_models(db: str | Path) -> None:
     """Build the released tables with the model producers, even before they are wired into build."""
-    from pipelines import models_cli
+    from pipelines.models import build as models_cli
 
     with warehouse.connect(db, read_only=True) as con:
         have = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
@@ -42,7 +44,7 @@ def ensure_models(db: str | Path) -> None:
 
 def save_examples(db: str | Path, resamples: int = 100, refits: int = 10) -> list[str]:
     """Run and save the example scenarios (skipping names that already exist)."""
-    from pipelines import scenarios
+    from pipelines.scenarios import engine as scenarios
 
     saved = []
     with warehouse.connect(db) as con:

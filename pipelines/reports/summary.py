@@ -245,7 +245,7 @@ def driver_rows(data: ReportData, wave: str | None = None) -> pd.DataFrame:
     row = scope_row(data, *DRIVERS, wave=wave)
     if row is None or bool(row["suppressed"]):
         return pd.DataFrame()
-    from pipelines import drivers
+    from pipelines.models import drivers
 
     wide = pd.DataFrame([row])
     long = drivers.to_long(wide)

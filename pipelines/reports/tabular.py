@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.spreadsheet_safety import FORMULA_START, inert, safe_frame  # noqa: F401 (re-exported)
+from pipelines.contract.safety import FORMULA_START, inert, safe_frame  # noqa: F401 (re-exported)
 
 
 def cell_value(value: Any) -> Any:
@@ -152,7 +152,7 @@ def describe_column(column: str) -> str:
         label = contract.LEAVE_REASON_LABELS.get(code, code)
         kind = "count" if column.endswith("_count") else "shown text" if column.endswith("_display") else "share"
         return f"Reason “{label}”: {kind} of those who answered (several reasons allowed)."
-    from pipelines.drivers import DRIVER_GROUPS
+    from pipelines.models.drivers import DRIVER_GROUPS
 
     for g in DRIVER_GROUPS:
         if column.startswith(g.key + "_"):

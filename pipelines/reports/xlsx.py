@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 import xlsxwriter
 
-from pipelines import privacy
 from pipelines.charts.core import item_definitions, metric_definitions
+from pipelines.release import privacy
 from pipelines.reports import summary
 from pipelines.reports.data import ReportData
 from pipelines.reports.tabular import TABLE_DESCRIPTIONS, cell_value, column_kind, describe_column, inert

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import warehouse
+from pipelines.store import warehouse
 from tests.oidc_provider import FakeOIDCProvider
 
 from .conftest import ARTIFACTS, ROOT, browser_helpers
@@ -159,7 +159,7 @@ def router(tmp_path_factory, idp, access_file) -> Iterator[dict]:
         pytest.fail("streamlit_app.py does not call auth.current_principal() yet")
     if not Path(browser_helpers.CHROMIUM).exists():
         pytest.fail(f"chromium not found at {browser_helpers.CHROMIUM}")
-    from pipelines.bootstrap import load_sample
+    from pipelines.ingest.first_run import load_sample
 
     work = tmp_path_factory.mktemp("router")
     db = work / "warehouse.duckdb"
@@ -379,7 +379,7 @@ def test_router_officer_uploads_a_canonical_csv(router, idp, page, tmp_path):
     page.get_by_text("Loaded 40 responses").first.wait_for(timeout=180_000)
     uploads = audit(router["db"], "upload")
     assert any(a == OFFICER["email"] for a, *_ in uploads), (
-        "no 'upload' audit entry by the officer (pipelines/ingest.py must record it)",
+        "no 'upload' audit entry by the officer (pipelines/ingest/load.py must record it)",
         audit(router["db"]),
     )
 
@@ -397,7 +397,7 @@ def test_router_admin_changes_the_anonymity_threshold(router, idp, page):
         assert con.execute("select value from settings where key = 'min_group_size'").fetchone()[0] == "7"
     changes = audit(router["db"], "settings change")
     assert any(a == ADMIN["email"] for a, *_ in changes), (
-        "no 'settings change' audit entry by the admin (pipelines/settings.py must record it)",
+        "no 'settings change' audit entry by the admin (pipelines/store/settings.py must record it)",
         audit(router["db"]),
     )
 

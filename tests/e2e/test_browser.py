@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import warehouse
+from pipelines.store import warehouse
 
 from .conftest import ARTIFACTS, ROOT, browser_helpers
 

@@ -1,0 +1,444 @@
+"""Drivers of intent to leave: general dominance analysis on grouped drivers (METHODS.md, "Drivers").
+
+For each unit we fit the logistic model of ITL on every subset of the p driver groups (2^p - 1 fits,
+p = 8, all solved together as one batched Newton iteration) and take each group's average increase in
+McFadden pseudo-R^2 within each subset size, averaged over sizes. The weights sum to the full model's
+pseudo-R^2 (of the driver model; role/site/tenure are not in it, so the weights describe what the
+drivers explain inside the unit). The sign of each group comes from the full model's coefficients,
+with every item oriented so that higher = worse (for clinical FTE: higher = more clinical time).
+
+job satisfaction is left out on purpose: it is close to an outcome of the same experience as intent to
+leave rather than something leaders can change, and it would absorb the other groups' share.
+
+Intervals: bootstrap over respondents (Poisson(1) weights). Each replicate refits all subsets with
+three Newton steps from the point estimate (a k-step bootstrap: accurate to first order and far
+cheaper than fits to convergence); 95% interval from percentiles with >= 40 replicates, else the
+estimate +/- 1.96 bootstrap SD. For speed, the organisation is analysed on at most 4,000 and each
+unit on at most 500 respondents (random subsample; units above that get somewhat wider intervals
+than the full unit would: conservative). Defaults: 30 replicates for the organisation, 12 per unit. Units under `drivers_min_unit_size`
+(25) respondents borrow the organisation's weights (`weights_source = 'organisation'`) and show their
+own unfavourable % only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import comb
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from pipelines import contract
+from pipelines.models import assumptions
+from pipelines.models.features import ADJUSTMENT, DesignSpec, cell_codes, expit, fit_logit, load_respondents
+from pipelines.models.risk import LEVELS, UNIT_COLUMNS, _filter_units, waves
+
+
+@dataclass(frozen=True)
+class DriverGroup:
+    key: str
+    label: str
+    columns: tuple[str, ...]  # model inputs
+    items: tuple[str, ...]  # 1-5 items whose unfavourable % is the group's performance
+    levers: tuple[str, ...] = ()  # scenario levers that act on this group
+
+
+DRIVER_GROUPS: tuple[DriverGroup, ...] = (
+    DriverGroup("burnout", "Burnout", ("burnout_level",), ("burnout_level",)),
+    DriverGroup(
+        "ehr_burden",
+        "EHR and inbox burden",
+        (
+            "ehr_after_hours_per_week",
+            "ehr_home_time",
+            "ehr_frustration",
+            "documentation_time",
+            "inbox_messages_per_day",
+        ),
+        ("ehr_home_time", "ehr_frustration", "documentation_time"),
+        ("ehr_support", "reduced_fte"),
+    ),
+    DriverGroup("call", "Night call", ("call_nights_per_month",), (), ("dropped_call", "schedule_flexibility")),
+    DriverGroup(
+        "workload_control",
+        "Workload control and stress",
+        ("work_control", "stress"),
+        ("work_control", "stress"),
+        ("reduced_fte", "schedule_flexibility"),
+    ),
+    DriverGroup(
+        "teamwork",
+        "Teamwork and atmosphere",
+        ("teamwork", "work_atmosphere"),
+        ("teamwork", "work_atmosphere"),
+        ("internal_move",),
+    ),
+    DriverGroup(
+        "values_alignment",
+        "Values alignment with leaders",
+        ("values_alignment",),
+        ("values_alignment",),
+        ("internal_move", "clinical_adjacent_role"),
+    ),
+    DriverGroup("feel_valued", "Feeling valued", ("feel_valued",), ("feel_valued",)),
+    DriverGroup("clinical_fte", "Clinical FTE", ("clinical_fte",), (), ("reduced_fte",)),
+)
+GROUP_KEYS: tuple[str, ...] = tuple(g.key for g in DRIVER_GROUPS)
+EXCLUDED = {"satisfaction": "close to an outcome of the same experience as intent to leave; not a lever"}
+# The assumption values the analysis reads (pipelines.models.cache keys cached results on them; a
+# test fails if the code reads another one without listing it here).
+VALUE_KEYS: tuple[str, ...] = ("lever_call_threshold", "drivers_min_unit_size")
+MAX_ROWS_ORG = 4_000
+MAX_ROWS_UNIT = 500
+B_ORG = 30
+B_UNIT = 12
+BOOT_STEPS = 3  # Newton (chord) steps per bootstrap replicate, from the point estimate
+
+
+def _oriented(df: pd.DataFrame) -> pd.DataFrame:
+    """Driver columns oriented so that higher = worse (1-5 items with 5 best are reversed)."""
+    out = pd.DataFrame(index=df.index)
+    for g in DRIVER_GROUPS:
+        for col in g.columns:
+            v = df[col].astype("float64")
+            item = contract.ITEMS_BY_NAME.get(col)
+            out[col] = 6.0 - v if item is not None and item.higher_is_better else v
+    return out
+
+
+def dominance_matrix(p: int) -> np.ndarray:
+    """D (p x 2^p) with general dominance = D @ R2, R2 indexed by subset bitmask (R2[0] = 0)."""
+    D = np.zeros((p, 2**p))
+    for j in range(p):
+        bit = 1 << j
+        for mask in range(2**p):
+            if mask & bit:
+                continue
+            s = bin(mask).count("1")
+            w = 1.0 / (p * comb(p - 1, s))
+            D[j, mask | bit] += w
+            D[j, mask] -= w
+    return D
+
+
+def _subset_masks(groups: list[list[int]], k: int) -> np.ndarray:
+    """Column mask (2^p x k) of each subset of groups; the intercept (column 0) is always in."""
+    p = len(groups)
+    masks = np.zeros((2**p, k), dtype=bool)
+    masks[:, 0] = True
+    for mask in range(2**p):
+        for j in range(p):
+            if mask & (1 << j):
+                masks[mask, groups[j]] = True
+    return masks
+
+
+def _chord_fit(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    masks: np.ndarray,
+    h_inv: np.ndarray,
+    beta0: np.ndarray,
+    *,
+    ridge: float = 1.0,
+    max_iter: int = 40,
+    tol: float = 1e-6,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit one penalised logistic model per row of `masks`, all at once, by Newton iterations with
+    the Hessian held at the full model's (the chord method): each step costs two n x k x S matrix
+    products instead of an n x k^2 x S Hessian, and the fixed point is the exact maximum of each
+    subset's likelihood. Returns (log-likelihoods, coefficients)."""
+    k = X.shape[1]
+    m = masks.astype("float64")
+    pen = np.full(k, ridge)
+    pen[0] = 0.0
+    beta = beta0 * m
+    for _ in range(max_iter):
+        p = expit(X @ beta.T)
+        grad = ((X.T @ (w[:, None] * (y[:, None] - p))).T - pen * beta) * m
+        step = np.einsum("sij,sj->si", h_inv, grad)
+        beta = beta + step
+        if np.max(np.abs(step)) < tol:
+            break
+    eta = X @ beta.T
+    ll = (w[:, None] * (y[:, None] * eta - np.logaddexp(0.0, eta))).sum(axis=0)
+    return ll, beta
+
+
+def _subset_inverses(X: np.ndarray, beta: np.ndarray, masks: np.ndarray, ridge: float = 1.0) -> np.ndarray:
+    """Inverse of the full model's (penalised) Hessian restricted to each subset's columns."""
+    k = X.shape[1]
+    p = expit(X @ beta)
+    H = (X * (p * (1 - p))[:, None]).T @ X
+    pen = np.full(k, ridge)
+    pen[0] = 0.0
+    H = H + np.diag(pen) + 1e-9 * np.eye(k)
+    m = masks.astype("float64")
+    Hs = H[None] * (m[:, :, None] * m[:, None, :]) + (1 - m)[:, :, None] * np.eye(k)[None]
+    inv = np.linalg.inv(Hs)
+    return inv * (m[:, :, None] * m[:, None, :])
+
+
+def _null_loglik(y: np.ndarray, w: np.ndarray) -> float:
+    ybar = float(np.clip((w * y).sum() / w.sum(), 1e-12, 1 - 1e-12))
+    return float((w * (y * np.log(ybar) + (1 - y) * np.log(1 - ybar))).sum())
+
+
+def _interval(reps: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95% bootstrap interval: percentiles with >= 40 replicates, else estimate +/- 1.96 SD (>= 0)."""
+    if reps.shape[0] >= 40:
+        return np.percentile(reps, 2.5, axis=0), np.percentile(reps, 97.5, axis=0)
+    if reps.shape[0] < 2:
+        return np.full_like(estimate, np.nan), np.full_like(estimate, np.nan)
+    sd = reps.std(axis=0, ddof=1)
+    return np.maximum(estimate - 1.96 * sd, 0.0), estimate + 1.96 * sd
+
+
+def dominance(
+    df: pd.DataFrame,
+    *,
+    resamples: int = B_ORG,
+    max_rows: int = MAX_ROWS_ORG,
+    seed: int = 0,
+) -> pd.DataFrame | None:
+    """General dominance of the driver groups on ITL in `df` (respondent rows of one unit).
+
+    Role, site and tenure band (where they vary in the unit) are always in the model, as in the risk
+    model, so a driver is not credited with what role or site explains; the group weights sum to the
+    full model's McFadden pseudo-R^2 minus that of the adjustment-only model (`r2_full - r2_base`).
+    Returns one row per group (importance, interval, share, sign, rank), or None when the unit
+    cannot be analysed (too few answers or no variation in ITL).
+    """
+    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: threads only contend
+        return _dominance(df, resamples, max_rows, seed)
+
+
+def _dominance(df: pd.DataFrame, resamples: int, max_rows: int, seed: int) -> pd.DataFrame | None:
+    rng = np.random.default_rng(seed)
+    data = df[df["itl"].notna()]
+    if len(data) > max_rows:
+        data = data.iloc[np.sort(rng.choice(len(data), max_rows, replace=False))]
+    y = data["itl"].to_numpy(dtype="float64")
+    if len(data) < 10 or y.min() == y.max():
+        return None
+    oriented = _oriented(data)
+    for col in ADJUSTMENT:
+        oriented[col] = data[col]
+    columns = [c for g in DRIVER_GROUPS for c in g.columns]
+    spec = DesignSpec.fit(oriented, columns, ADJUSTMENT)
+    X = spec.transform(oriented)
+    by_source = spec.column_groups()
+    groups = [[i for c in g.columns for i in by_source.get(c, [])] for g in DRIVER_GROUPS]
+    present = [j for j, cols in enumerate(groups) if cols]
+    p = len(present)
+    masks = _subset_masks([groups[j] for j in present], X.shape[1])
+    for col in ADJUSTMENT:
+        masks[:, by_source.get(col, [])] = True
+    D = dominance_matrix(p)
+    w1 = np.ones(len(y))
+    full_beta = fit_logit(X, y)
+    h_inv = _subset_inverses(X, full_beta, masks)
+    ll, betas = _chord_fit(X, y, w1, masks, h_inv, np.broadcast_to(full_beta, masks.shape))
+    ll0 = _null_loglik(y, w1)
+    r2 = 1.0 - ll / ll0
+    gd = D @ (r2 - r2[0])
+    reps = []
+    for _ in range(resamples):
+        w = rng.poisson(1.0, len(y)).astype("float64")
+        if (w * y).sum() in (0.0, w.sum()):
+            continue
+        ll_b, _ = _chord_fit(X, y, w, masks, h_inv, betas, max_iter=BOOT_STEPS, tol=1e-4)
+        r2_b = 1.0 - ll_b / _null_loglik(y, w)
+        reps.append(D @ (r2_b - r2_b[0]))
+    lo, hi = _interval(np.array(reps).reshape(-1, p), gd)
+    explained = r2[-1] - r2[0]
+    rows = []
+    for pos, j in enumerate(present):
+        g = DRIVER_GROUPS[j]
+        value_cols = [by_source[c][0] for c in g.columns if c in spec.numeric]
+        direction = float(np.sum(betas[-1][value_cols])) if value_cols else 0.0
+        rows.append(
+            {
+                "driver": g.key,
+                "importance": float(gd[pos]),
+                "importance_lo": float(lo[pos]),
+                "importance_hi": float(hi[pos]),
+                "share": float(gd[pos] / explained) if explained > 0 else np.nan,
+                "sign": int(np.sign(direction)),
+            }
+        )
+    out = pd.DataFrame(rows, columns=["driver", "importance", "importance_lo", "importance_hi", "share", "sign"])
+    out = out.set_index("driver").reindex(list(GROUP_KEYS)).reset_index()
+    out["rank"] = out["importance"].rank(ascending=False, method="min")
+    out["r2_full"] = float(r2[-1])
+    out["r2_base"] = float(r2[0])
+    out["n_analysed"] = len(y)
+    out["resamples"] = len(reps)
+    return out
+
+
+def _performance(df: pd.DataFrame, call_threshold: float) -> dict[str, tuple[float, float]]:
+    """Per driver group: (unfavourable answers, answered) summed over the group's items."""
+    out: dict[str, tuple[float, float]] = {}
+    for g in DRIVER_GROUPS:
+        num = den = 0.0
+        for item in g.items:
+            v = df[item].to_numpy(dtype="float64")
+            answered = ~np.isnan(v)
+            op, t = contract.ITEMS_BY_NAME[item].unfavourable
+            bad = (v >= t) if op == ">=" else (v <= t)
+            num += float((bad & answered).sum())
+            den += float(answered.sum())
+        if g.key == "call":
+            v = df["call_nights_per_month"].to_numpy(dtype="float64")
+            answered = ~np.isnan(v)
+            num, den = float(((v >= call_threshold) & answered).sum()), float(answered.sum())
+        out[g.key] = (num, den)
+    return out
+
+
+DRIVER_FIELDS: tuple[str, ...] = (
+    "importance",
+    "importance_lo",
+    "importance_hi",
+    "share",
+    "sign",
+    "rank",
+    "unfavourable",
+    "unfavourable_answered",
+)
+# Release the wide table with rates=UNFAVOURABLE_RATES: each unfavourable % is an answer rate (its
+# denominator is <group>_unfavourable_answered), so it gets per-cell suppression and banding.
+UNFAVOURABLE_RATES: tuple[str, ...] = tuple(f"{g}_unfavourable" for g in GROUP_KEYS)
+
+
+def _wave_drivers(
+    df: pd.DataFrame,
+    levels: Sequence[str],
+    values: dict[str, Any],
+    min_unit: int,
+    resamples_org: int,
+    resamples_unit: int,
+    seed: int,
+) -> pd.DataFrame:
+    call_threshold = float(values["lever_call_threshold"])
+    org = dominance(df, resamples=resamples_org, seed=seed)
+    rows = []
+    for level in levels:
+        dims = LEVELS[level]
+        if dims:
+            codes, units = cell_codes(df, dims)
+        else:
+            codes, units = np.zeros(len(df), dtype=int), pd.DataFrame(index=[0])
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(units) + 1))
+        for u in range(len(units)):
+            idx = order[bounds[u] : bounds[u + 1]]
+            sub = df.iloc[idx]
+            row: dict[str, Any] = {"level": level, "n": len(sub)}
+            for d in ("site", "department", "role"):
+                row[d] = units.iloc[u][d] if d in dims else None
+            n_itl = int(sub["itl"].notna().sum())
+            own = None
+            if level == "organisation":
+                own = org
+            elif n_itl >= min_unit:
+                own = dominance(sub, resamples=resamples_unit, max_rows=MAX_ROWS_UNIT, seed=seed + 7 + u)
+            result = own if own is not None else org
+            row["weights_source"] = "own" if own is not None else "organisation"
+            row["r2_full"] = float(result["r2_full"].iloc[0]) if result is not None else np.nan
+            perf = _performance(sub, call_threshold)
+            for g in GROUP_KEYS:
+                rec = result.set_index("driver").loc[g] if result is not None else None
+                for f in ("importance", "importance_lo", "importance_hi", "share", "sign", "rank"):
+                    row[f"{g}_{f}"] = float(rec[f]) if rec is not None and f in rec and pd.notna(rec[f]) else np.nan
+                num, den = perf[g]
+                row[f"{g}_unfavourable"] = num / den if den else np.nan
+                row[f"{g}_unfavourable_answered"] = int(den)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+DRIVER_COLUMNS: tuple[str, ...] = (
+    *UNIT_COLUMNS,
+    "weights_source",
+    "r2_full",
+    *(f"{g}_{f}" for g in GROUP_KEYS for f in DRIVER_FIELDS),
+)
+
+
+def compute_drivers(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    wave: str | None = None,
+    levels: Sequence[str] = tuple(LEVELS),
+    site: str | None = None,
+    department: str | None = None,
+    role: str | None = None,
+    values: dict[str, Any] | None = None,
+    resamples_org: int = B_ORG,
+    resamples_unit: int = B_UNIT,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Driver importance and the quadrant view per unit (one wide row per unit; see `to_long`).
+
+    Per group g: g_importance (+ _lo/_hi), g_share of the model R^2, g_sign (+1: worse conditions,
+    more intent to leave), g_rank, g_unfavourable (the unit's unfavourable share of the group's item
+    answers; for call, the share at or above the call threshold; none for clinical FTE) and
+    g_unfavourable_answered (its denominator). The `act_here` flag of the quadrant view is derived
+    by `to_long` from the released table, so it never reveals a hidden cell.
+    """
+    values = values or assumptions.values(con)
+    min_unit = int(values["drivers_min_unit_size"])
+    frames = []
+    for w in [wave] if wave is not None else waves(con):
+        df = load_respondents(con, wave=w)
+        if df.empty:
+            continue
+        try:
+            frame = _wave_drivers(df, levels, values, min_unit, resamples_org, resamples_unit, seed)
+        except ValueError:  # too few answers (or no variation) in this wave to weigh drivers
+            continue
+        frame["wave"] = w
+        frames.append(_filter_units(frame, site, department, role))
+    if not frames:
+        return pd.DataFrame(columns=list(DRIVER_COLUMNS))
+    return pd.concat(frames, ignore_index=True)[list(DRIVER_COLUMNS)]
+
+
+def to_long(wide: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit x driver group (for the quadrant chart), from the wide released table.
+
+    act_here = the group's importance is above the unit's median importance, the unit's unfavourable
+    share is above the organisation's (same wave), and worse conditions raise intent to leave.
+    Computed from visible values only: a hidden or banded cell gives act_here = False.
+    """
+    base = [c for c in wide.columns if not any(c.startswith(f"{g}_") for g in GROUP_KEYS)]
+    labels = {g.key: g.label for g in DRIVER_GROUPS}
+    imp_cols = [f"{g}_importance" for g in GROUP_KEYS if f"{g}_importance" in wide.columns]
+    median_imp = wide[imp_cols].astype("float64").median(axis=1, skipna=True) if imp_cols else None
+    org = wide[wide["level"] == "organisation"].set_index("wave") if "level" in wide.columns else None
+    parts = []
+    for g in GROUP_KEYS:
+        cols = {f"{g}_{f}": f for f in DRIVER_FIELDS if f"{g}_{f}" in wide.columns}
+        if f"{g}_unfavourable_display" in wide.columns:
+            cols[f"{g}_unfavourable_display"] = "unfavourable_display"
+        part = wide[base + list(cols)].rename(columns=cols).copy()
+        part.insert(len(base), "driver", g)
+        part.insert(len(base) + 1, "driver_label", labels[g])
+        unfav = pd.to_numeric(part.get("unfavourable"), errors="coerce").astype("float64")
+        imp = pd.to_numeric(part.get("importance"), errors="coerce").astype("float64")
+        sign = pd.to_numeric(part.get("sign"), errors="coerce").astype("float64")
+        if org is not None and f"{g}_unfavourable" in org.columns:
+            org_unfav = pd.to_numeric(wide["wave"].map(org[f"{g}_unfavourable"]), errors="coerce").astype("float64")
+        else:
+            org_unfav = pd.Series(np.nan, index=wide.index)
+        act = (imp > median_imp) & (unfav > org_unfav) & (sign > 0)
+        part["act_here"] = act.fillna(False).astype(bool).to_numpy()
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,154 @@
+"""Build the released tables: read the warehouse, aggregate, pass through privacy, store `rel_*`.
+
+Every table is computed first and then written with CREATE OR REPLACE inside ONE transaction, so a
+reader sees either the previous build or this one, never half of each. Released tables from an
+earlier build that no producer makes any more are dropped in the same transaction.
+
+To add a table (risk, drivers, intentions…), append one producer to PRODUCERS: a function
+`(con, ctx) -> list[Released]` that calls `privacy.release` on its frame.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+
+from pipelines.metrics import reference
+from pipelines.metrics import released as metrics
+from pipelines.models import build as models_build
+from pipelines.release import privacy, tables
+from pipelines.release.tables import TABLE_NAME, BuildContext, Released
+from pipelines.store import warehouse
+
+
+@dataclass
+class BuildSummary:
+    tables: dict[str, int] = field(default_factory=dict)  # name -> rows
+    k: int = 5
+    intentions_k: int = 10
+    seconds: float = 0.0
+    dropped: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"built {len(self.tables)} tables in {self.seconds:.2f} s (k={self.k})"]
+        lines += [f"  {name}: {rows} rows" for name, rows in self.tables.items()]
+        lines += [f"  dropped stale table {name}" for name in self.dropped]
+        return "\n".join(lines)
+
+
+def produce_metrics(con: duckdb.DuckDBPyConnection, ctx: BuildContext) -> list[Released]:
+    return [
+        Released(tables.GROUPS, metrics.released_groups(con, ctx.k)),
+        Released(tables.METRICS, metrics.released_metrics(con, ctx.k)),
+    ]
+
+
+def produce_benchmarks(con: duckdb.DuckDBPyConnection, ctx: BuildContext) -> list[Released]:
+    return [Released(tables.BENCHMARKS, reference.benchmarks_frame(), kind="public")]
+
+
+def produce_models(con: duckdb.DuckDBPyConnection, ctx: BuildContext) -> list[Released]:
+    """Attrition risk, drivers, leave paths and reasons (pipelines/models/risk.py, drivers.py, intentions.py)."""
+    return models_build.produce_models(con, ctx)
+
+
+Producer = Callable[[duckdb.DuckDBPyConnection, BuildContext], list[Released]]
+PRODUCERS: list[Producer] = [
+    produce_metrics,
+    produce_benchmarks,
+    produce_models,
+]
+
+
+def _validate(table: Released, ctx: BuildContext) -> None:
+    """Refuse to store a table that did not come through the confidentiality layer."""
+    if not TABLE_NAME.match(table.name):
+        raise ValueError(f"Released table names must match {TABLE_NAME.pattern}: {table.name!r}")
+    if table.name.startswith("ref_") != (table.kind == "public"):
+        raise ValueError(f"{table.name}: only public reference tables are named ref_*.")
+    if table.kind == "public":
+        return
+    k = privacy.effective_k(table.kind, ctx.k, ctx.intentions_k)
+    problems = privacy.check_released(table.frame, k, table=table.name, structure=False)
+    if problems:
+        raise ValueError("; ".join(map(str, problems[:5])))
+
+
+def write(con: duckdb.DuckDBPyConnection, tables: list[Released], ctx: BuildContext | None = None) -> list[str]:
+    """Store the tables and the manifest in one transaction; returns stale tables dropped."""
+    names = {t.name for t in tables}
+    existing = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_name like 'rel\\_%' escape '\\' or table_name like 'ref\\_%' escape '\\'"
+        ).fetchall()
+    ]
+    stale = sorted(set(existing) - names)
+    with warehouse.transaction(con):
+        for table in tables:
+            con.register("_released_frame", table.frame)
+            # table.name matched TABLE_NAME above, so quoting it is safe
+            con.execute(f'create or replace table "{table.name}" as select * from _released_frame')
+            con.unregister("_released_frame")
+        for name in stale:
+            con.execute(f'drop table "{name}"')
+        con.execute(
+            "create or replace table release_manifest (table_name VARCHAR, kind VARCHAR, "
+            "row_count BIGINT, built_at TIMESTAMP)"
+        )
+        con.executemany(
+            "insert into release_manifest values (?, ?, ?, current_timestamp)",
+            [[t.name, t.kind, len(t.frame)] for t in tables],
+        )
+        for hook in ctx.after_write if ctx else ():
+            hook(con)
+    return stale
+
+
+def compute(con: duckdb.DuckDBPyConnection) -> tuple[list[Released], BuildContext, float]:
+    """Run every producer (reads only) and check each table; nothing is stored yet."""
+    started = time.perf_counter()
+    k, k_int = privacy.thresholds(con)
+    ctx = BuildContext(k=k, intentions_k=k_int)
+    tables: list[Released] = []
+    for producer in PRODUCERS:
+        for table in producer(con, ctx):
+            _validate(table, ctx)
+            tables.append(table)
+    return tables, ctx, started
+
+
+def _summary(tables: list[Released], ctx: BuildContext, started: float, dropped: list[str]) -> BuildSummary:
+    return BuildSummary(
+        tables={t.name: len(t.frame) for t in tables},
+        k=ctx.k,
+        intentions_k=ctx.intentions_k,
+        seconds=time.perf_counter() - started,
+        dropped=dropped,
+    )
+
+
+def build_into(con: duckdb.DuckDBPyConnection) -> BuildSummary:
+    """Compute and store every released table on one open read-write connection."""
+    tables, ctx, started = compute(con)
+    return _summary(tables, ctx, started, write(con, tables, ctx))
+
+
+def build(db: str | os.PathLike | None = None) -> BuildSummary:
+    """Build every released table of the warehouse (`--db`, $CLINRET_DB or the default).
+
+    The slow part (models, bootstraps) runs on a read-only connection, so other readers are not
+    locked out while it runs; the warehouse is opened for writing only to store the results, in
+    one short transaction. If data changed in between, the next build catches up.
+    """
+    with warehouse.connect(db):  # create and migrate first if needed (brief)
+        pass
+    with warehouse.connect(db, read_only=True) as con:
+        tables, ctx, started = compute(con)
+    with warehouse.connect(db) as con:
+        return _summary(tables, ctx, started, write(con, tables, ctx))
