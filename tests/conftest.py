@@ -1,9 +1,11 @@
-"""Shared fixtures: a fresh warehouse file per test, the shared real-world files, CSV writers."""
+"""Shared fixtures: a fresh warehouse (file or in memory), the bundled sample built once per session,
+the shared real-world files, CSV writers."""
 
 from __future__ import annotations
 
 import csv
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,34 @@ MAPPINGS = Path(__file__).parent / "mappings"
 def db(tmp_path: Path) -> Path:
     """Path of a warehouse file that does not exist yet (created on first write)."""
     return tmp_path / "warehouse.duckdb"
+
+
+@pytest.fixture
+def memory_warehouse():
+    """A fresh, migrated in-memory warehouse connection."""
+    from pipelines.store import warehouse
+
+    with warehouse.connect(":memory:") as con:
+        yield con
+
+
+@pytest.fixture(scope="session")
+def built_sample(tmp_path_factory) -> Path:
+    """The bundled sample (sample_data/), loaded and built once per test session. Treat it as
+    read-only; a test that writes takes `sample_copy`."""
+    from pipelines.ingest.first_run import load_sample
+
+    path = tmp_path_factory.mktemp("built-sample") / "warehouse.duckdb"
+    load_sample(path)
+    return path
+
+
+@pytest.fixture
+def sample_copy(built_sample: Path, tmp_path: Path) -> Path:
+    """A private copy of the built sample warehouse, free to write."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_sample, path)
+    return path
 
 
 @pytest.fixture

@@ -142,12 +142,6 @@ class Item:
         op, threshold = self.unfavourable
         return f"({column} {op} {threshold})"
 
-    def is_unfavourable(self, code: float | None) -> bool | None:
-        if code is None:
-            return None
-        op, threshold = self.unfavourable
-        return code >= threshold if op == ">=" else code <= threshold
-
     def unfavourable_text(self) -> str:
         op, threshold = self.unfavourable
         picked = [
@@ -273,9 +267,6 @@ MINI_Z_ITEMS: tuple[str, ...] = tuple(n for n in ITEM_NAMES if n != "feel_valued
 MINI_Z_REVERSED: tuple[str, ...] = ("burnout_level", "stress")
 MINI_Z_JOYFUL_AT: int = 40
 
-# Extra generic labels accepted for every 1-5 item (normalised form -> code).
-GENERIC_SCALE_LABELS: dict[str, int] = {}
-
 # --------------------------------------------------------------------------------------------
 # Intentions
 # --------------------------------------------------------------------------------------------
@@ -345,8 +336,6 @@ LEAVE_REASON_LABELS: dict[str, str] = {
     "leadership_culture": "Leadership or culture",
 }
 # Separators accepted between reasons in one cell (canonical: ";").
-REASON_SEPARATORS = (";", "|", ",")
-
 YES_NO: dict[str, bool] = {
     "yes": True,
     "y": True,
@@ -662,13 +651,6 @@ def scale_labels(item_or_field: str) -> dict[str, int]:
     if item.labels == POOR_OPTIMAL_5:
         out.update({"fair": 2, "verygood": 4, "excellent": 5})
     return out
-
-
-def band_for(value: float, edges: tuple[tuple[float, float, str], ...]) -> str | None:
-    for lo, hi, band in edges:
-        if lo <= value < hi:
-            return band
-    return None
 
 
 def responses_columns() -> list[tuple[str, str]]:
