@@ -331,7 +331,7 @@ def rebuild() -> str | None:
 
 
 def _ingest(content: bytes, name: str, dictionary: bytes | None, **kwargs: Any):
-    from pipelines.ingest.load import ingest
+    from pipelines.ingest import ingest
 
     with (
         _temporary_file(content, name) as path,
@@ -362,7 +362,7 @@ def dry_run_upload(
 ):
     """Validate an upload without storing it: (IngestResult with preview/mapping/errors, rejected-rows
     CSV bytes). Cached per file, wave, format and mapping, so reruns do not re-read the file."""
-    from pipelines.ingest.mapping import parse_mapping
+    from pipelines.ingest import parse_mapping
 
     mapping = parse_mapping(json.loads(mapping_json)) if mapping_json else None
     stamp = _stamp()  # a new upload elsewhere can make this one a duplicate
@@ -386,7 +386,7 @@ def load_upload(
     progress: Callable[[float, str], None] | None = None,
 ):
     """Load for real (all or nothing), rebuild the released tables, clear the cache."""
-    from pipelines.ingest.mapping import parse_mapping
+    from pipelines.ingest import parse_mapping
 
     mapping = parse_mapping(json.loads(mapping_json)) if mapping_json else None
     result, _ = _ingest(
@@ -403,7 +403,7 @@ def load_upload(
 
 def load_headcount(content: bytes, name: str, uploaded_by: str | None = None):
     """Load a headcount roster, rebuild, clear the cache."""
-    from pipelines.ingest.load import ingest_headcount
+    from pipelines.ingest import ingest_headcount
 
     with _temporary_file(content, name) as path:
         result = ingest_headcount(path, db=db_path(), uploaded_by=uploaded_by, original_name=name)
@@ -414,14 +414,14 @@ def load_headcount(content: bytes, name: str, uploaded_by: str | None = None):
 
 def uploads() -> pd.DataFrame:
     """Upload history (newest last), not cached: it is short and must be current."""
-    from pipelines.ingest.load import list_uploads
+    from pipelines.ingest import list_uploads
 
     return pd.DataFrame(list_uploads(db_path()))
 
 
 def delete_upload(upload_id: str, actor: str | None = None) -> dict:
     """Delete an upload and its rows, rebuild, clear the cache."""
-    from pipelines.ingest.load import delete_upload as delete
+    from pipelines.ingest import delete_upload as delete
 
     outcome = delete(upload_id, db_path(), actor=actor)
     outcome["rebuild_problem"] = rebuild()
@@ -430,8 +430,7 @@ def delete_upload(upload_id: str, actor: str | None = None) -> dict:
 
 def read_mapping(raw: bytes) -> tuple[dict, str | None]:
     """An uploaded mapping file as a dict, or ({}, a readable reason it cannot be used)."""
-    from pipelines.ingest.mapping import parse_mapping
-    from pipelines.ingest.readers import InputError
+    from pipelines.ingest import InputError, parse_mapping
 
     try:
         mapping = json.loads(raw.decode("utf-8-sig"))
@@ -445,14 +444,14 @@ def read_mapping(raw: bytes) -> tuple[dict, str | None]:
 
 def saved_mapping(columns: list[str]):
     """The mapping saved for this column layout, if any (auto-applied when a layout returns)."""
-    from pipelines.ingest.mapping import saved_mapping_for
+    from pipelines.ingest import saved_mapping_for
 
     return with_connection(saved_mapping_for, list(columns))
 
 
 def save_mapping(columns: list[str], mapping_json: str, saved_by: str | None = None) -> str:
-    from pipelines.ingest.mapping import parse_mapping
-    from pipelines.ingest.mapping import save_mapping as save
+    from pipelines.ingest import parse_mapping
+    from pipelines.ingest import save_mapping as save
 
     with warehouse.connect(db_path()) as con:
         return save(con, list(columns), parse_mapping(json.loads(mapping_json)), saved_by)

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from pipelines import contract
-from pipelines.ingest.load import delete_upload, ingest, ingest_headcount, list_uploads
+from pipelines.ingest import delete_upload, ingest, ingest_headcount, list_uploads
 from pipelines.store import warehouse
 from tests.conftest import MAPPINGS, ROOT, write_csv
 

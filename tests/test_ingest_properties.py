@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines import contract
-from pipelines.ingest.load import ingest
+from pipelines.ingest import ingest
 from pipelines.store import warehouse
 
 header_names = st.sampled_from(

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipelines.ingest.load import ingest, ingest_headcount
+from pipelines.ingest.load import ingest
+from pipelines.ingest.roster import ingest_headcount
 from pipelines.store import warehouse
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"

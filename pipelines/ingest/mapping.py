@@ -326,20 +326,6 @@ def missing_required(plan: ColumnPlan) -> list[str]:
     return [f for f in contract.REQUIRED_FIELDS if f not in plan.fields]
 
 
-def suggest_mapping(columns: list[str], plan: ColumnPlan) -> MappingFile:
-    """A starting mapping file for this file's columns (the Upload page's editor begins here)."""
-    cols: dict[str, str | None] = {}
-    for f, positions in plan.fields.items():
-        for p in positions:
-            cols[columns[p]] = f
-    for p, f, code in plan.checkboxes:
-        cols[columns[p]] = f"{f}:{code}"
-    for d in plan.dropped:
-        if d.category in ("unmapped", "free_text") and d.column in columns:
-            cols[d.column] = None
-    return MappingFile(columns=cols, values={}, reverse=sorted(plan.reverse))
-
-
 # ----------------------------------------------------------------------------------------------
 # Saved mappings (the Upload page's editor saves them for next time), kept in the warehouse.
 # ----------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMATS = ("canonical", "qualtrics", "redcap", "xlsx", "mapped")
 _CHUNK = 1 << 20
 
 
@@ -244,15 +243,3 @@ def open_source(path: str | Path, original_name: str | None = None, fmt: str = "
 
 def _data_line_exists(path: Path, encoding: str, header_rows: int) -> bool:
     return len(_first_lines(path, encoding, header_rows + 1)) > header_rows
-
-
-def describe(source: SourceFile) -> str:
-    return json.dumps(
-        {
-            "format": source.detected_format,
-            "encoding": source.encoding,
-            "delimiter": source.delimiter,
-            "header_rows": source.header_rows,
-            "columns": len(source.columns),
-        }
-    )

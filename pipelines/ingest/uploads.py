@@ -1,0 +1,31 @@
+"""The upload history: list what was loaded, and delete an upload with every row it brought."""
+
+from __future__ import annotations
+
+from pipelines.store import warehouse
+from pipelines.store.audit import record as audit
+
+
+def list_uploads(db=None) -> list[dict]:
+    with warehouse.connect(db, read_only=True) as con:
+        cur = con.execute(
+            "select upload_id, kind, wave, file_name, detected_format, uploaded_by, uploaded_at, rows_read, "
+            "rows_loaded, rows_rejected, dropped_columns, warnings, sha256 from uploads order by uploaded_at, upload_id"
+        )
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def delete_upload(upload_id: str, db=None, actor: str | None = None) -> dict:
+    """Remove an upload and every row it brought, in one transaction. Raises KeyError if unknown."""
+    with warehouse.connect(db) as con, warehouse.transaction(con):
+        row = con.execute("select kind, wave, file_name from uploads where upload_id = ?", [upload_id]).fetchone()
+        if row is None:
+            raise KeyError(upload_id)
+        kind, wave, file_name = row
+        table = "responses" if kind == "responses" else "headcount"
+        removed = con.execute(f"select count(*) from {table} where upload_id = ?", [upload_id]).fetchone()[0]
+        con.execute(f"delete from {table} where upload_id = ?", [upload_id])
+        con.execute("delete from uploads where upload_id = ?", [upload_id])
+        audit(con, actor, "delete upload", upload_id, {"file": file_name, "wave": wave, "rows": removed})
+    return {"upload_id": upload_id, "kind": kind, "wave": wave, "file_name": file_name, "rows_removed": removed}
