@@ -148,6 +148,10 @@ def ingest_headcount(
         report.upload_id = upload_id
         report.status = "loaded"
         return report
+    except InputError as exc:  # a malformed file (bad quoting, ragged rows): rejected, nothing stored
+        report.errors.append(str(exc))
+        report.rows_loaded = 0
+        return report
     finally:
         mem.close()
         source.cleanup()

@@ -83,3 +83,19 @@ def test_a_unit_only_file_without_a_headcount_column_is_not_called_a_roster(tmp_
     f = write_csv(tmp_path / "units.csv", ["site", "department", "role"], [["A", "ICU", "nurse"]] * 3)
     r = ingest(f, wave="2025", db=db)
     assert r.status == "loaded" and not any("roster" in e for e in r.errors)
+
+
+def test_a_malformed_roster_is_rejected_with_a_message_and_nothing_stored(tmp_path):
+    """A roster CSV that the reader cannot parse (an unclosed quote) is a rejection naming the file,
+    not an exception; the warehouse keeps no upload."""
+    from pipelines.ingest import ingest_headcount, list_uploads
+
+    bad = tmp_path / "roster.csv"
+    bad.write_text(
+        'site,department,role,headcount\nNorth,"Cardiology,Nurse,12\nNorth,ICU,Nurse,9\n' * 3, encoding="utf-8"
+    )
+    db = tmp_path / "warehouse.duckdb"
+    result = ingest_headcount(bad, db=db)
+    assert result.status == "rejected"
+    assert result.errors and "roster.csv" in result.errors[0]
+    assert list_uploads(db) == []
