@@ -5,8 +5,8 @@ unknown is dropped with a note and never reaches a query. A department is only m
 a site (names repeat across sites), so the department filter appears once a site is chosen.
 
 `Filters.selection()` and `Filters.breakdown(by)` translate the choice into the `level` and
-dimension filters of the released tables, e.g. `data.query_released("rel_metrics",
-**f.selection(), wave=f.wave)`.
+dimension filters of the released tables (levels: pipelines.contract.levels), which the named page
+queries in dashboard.queries pass on, e.g. `queries.overview_selection(f)`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import streamlit as st
 
 from dashboard import data
 from pipelines import contract
+from pipelines.contract.levels import DIMENSIONS, LEVELS
 
-DIMENSIONS = ("site", "department", "role")
 PARAMS = ("wave", *DIMENSIONS)
 _STATE = "filter_"  # widget keys: filter_wave, filter_site, ...
 _KEEP = "_filters_last"  # last choice, so filters survive a visit to a page without them
@@ -39,14 +39,7 @@ class Filters:
 
     def breakdown_options(self) -> list[str]:
         """Dimensions the selection can still be broken down by."""
-        options = []
-        if self.site is None:
-            options.append("site")
-        if self.department is None:
-            options.append("department")
-        if self.role is None:
-            options.append("role")
-        return options
+        return [dim for dim in DIMENSIONS if getattr(self, dim) is None]
 
     def breakdown(self, by: str) -> dict[str, str | None]:
         """level + dimension filters of the units one step below the selection, by `by`."""
@@ -74,11 +67,9 @@ class Filters:
 
 
 def _level(site: bool, department: bool, role: bool) -> str:
-    if department:
-        return "department_role" if role else "department"
-    if site:
-        return "site_role" if role else "site"
-    return "role" if role else "organisation"
+    """The released level that keeps these dimensions (a department always sits within its site)."""
+    kept = tuple(d for d, on in zip(DIMENSIONS, (site or department, department, role), strict=True) if on)
+    return next(level for level, dims in LEVELS.items() if dims == kept)
 
 
 def _label(dim: str):

@@ -1,4 +1,4 @@
-"""Figure builders in pipelines.charts.core: titles state the finding, hover carries n and the
+"""Figure builders in pipelines.charts: titles state the finding, hover carries n and the
 interval, hidden cells stay hidden, colours are colour-blind safe. Real released rows from a
 warehouse built on the sample, plus small hand-made frames for the edge cases."""
 

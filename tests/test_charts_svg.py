@@ -155,9 +155,9 @@ def test_benchmark_dots_have_a_legend_and_sources_in_tooltips(released):
 @pytest.mark.parametrize("escaped", [True, False])
 def test_unit_names_from_uploads_cannot_become_markup(escaped):
     evil = '<script>alert(1)</script>"><foreignObject>&amp;'
-    # the builders escape unit names for Plotly's HTML subset (charts.core._plot_text); a raw one
+    # the builders escape unit names for Plotly's HTML subset (charts.formats.plot_text); a raw one
     # must not become markup either
-    name = charts.core._plot_text(evil) if escaped else evil
+    name = charts.formats.plot_text(evil) if escaped else evil
     fig = go.Figure(go.Bar(x=[3.0], y=[name], orientation="h", text=[name], hovertemplate="%{y}<extra></extra>"))
     fig.update_layout(title=name)
     svg = to_svg(fig)

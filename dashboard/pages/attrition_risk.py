@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from dashboard import components, data, filters
-from dashboard import model_data as md
+from dashboard import components, data, filters, queries
 from pipelines import charts
 
 st.title("Attrition risk")
@@ -12,10 +11,10 @@ who = components.escape_markdown(f.describe())
 k = data.min_group_size()
 st.info(charts.ITL_NOTE, icon=":material/info:")
 
-if not md.ready(md.RISK):
+if not queries.risk_ready():
     components.empty("The risk model has not been built for this warehouse yet. It is built after each upload.")
     st.stop()
-selection = md.risk_selection(f)
+selection = queries.risk_selection(f)
 if reason := charts.empty_reason(selection, k, who):
     components.empty(reason)
     st.stop()
@@ -40,13 +39,13 @@ else:
         )
         or options[0]
     )
-    units = md.risk_units(f, by)
+    units = queries.risk_units(f, by)
     if reason := charts.empty_reason(units, k, f"the units of {who}"):
         components.empty(reason)
     else:
         components.chart(
             charts.risk_ranking_figure(units, k),
-            charts.risk_table(units, k, md.observed_itl(f, by)),
+            charts.risk_table(units, k, queries.observed_itl(f, by)),
             key="risk_ranking",
             static=True,
             caption="Estimated intent to leave = the model's average over the unit's respondents, which "
@@ -56,7 +55,7 @@ else:
         st.markdown("**Where the most departures are expected** (large units can carry more than high-rate ones)")
         components.chart(
             charts.departures_by_unit_figure(units, k),
-            charts.risk_table(units, k, md.observed_itl(f, by)),
+            charts.risk_table(units, k, queries.observed_itl(f, by)),
             key="risk_departures_units",
             static=True,
             caption="Bars: expected departures in two years with 95% interval = headcount × converted intent "
@@ -65,7 +64,7 @@ else:
         components.confidentiality_note(k)
 
 st.subheader("Expected departures and replacement cost by role")
-roles = md.risk_by_role(f)
+roles = queries.risk_by_role(f)
 if reason := charts.empty_reason(roles, k, f"the roles of {who}"):
     components.empty(reason)
 else:
@@ -83,10 +82,10 @@ with st.expander("The assumptions behind these numbers, and their sources"):
         "P(leave | no ITL)]; cost exposure = expected departures × replacement cost of the role. "
         "An administrator can change every value on the Settings page."
     )
-    st.dataframe(md.departure_assumptions(), hide_index=True)
+    st.dataframe(queries.departure_assumptions(), hide_index=True)
 
 with st.expander("How good is the model? (cross-validated)"):
-    quality = md.model_quality(f.wave)
+    quality = queries.model_quality(f.wave)
     if quality is None:
         components.empty("No model quality figures are stored for this wave yet.")
     else:

@@ -19,5 +19,5 @@ if entries.empty:
     components.empty("No audit entries match these filters.")
     st.stop()
 st.markdown(f"**{len(entries):,} entries**")
-st.dataframe(entries, hide_index=True, use_container_width=True)
+st.dataframe(entries, hide_index=True, width="stretch")
 components.csv_download(entries, label="Download CSV", file_name=f"audit-log-since-{since}.csv", key="audit_csv")

@@ -2,19 +2,18 @@
 
 import streamlit as st
 
-from dashboard import components, data, filters
-from dashboard import model_data as md
+from dashboard import components, data, filters, queries
 from pipelines import charts
 
 st.title("Drivers of intent to leave")
 f = filters.sidebar()
 k = data.min_group_size()
-if not md.ready(md.DRIVERS):
+if not queries.drivers_ready():
     components.empty("The driver analysis has not been built for this warehouse yet. It is built after each upload.")
     st.stop()
 
 st.subheader("What matters most across the organisation")
-organisation = md.drivers_organisation(f)
+organisation = queries.drivers_organisation(f)
 if organisation.empty or organisation["importance"].isna().all():
     components.empty(f"No driver analysis was released for wave {f.wave}.")
 else:
@@ -29,7 +28,7 @@ else:
     )
 
 st.subheader("Where to act: importance against this unit's results")
-units = md.driver_units(f)
+units = queries.driver_units(f)
 if units.empty:
     components.empty(f"No unit of {components.escape_markdown(f.describe())} has a driver analysis in wave {f.wave}.")
     st.stop()
@@ -49,7 +48,7 @@ if unit["weights_source"] == "organisation":
         "so it borrows the organisation's weights. The unfavourable shares are its own.",
         icon=":material/info:",
     )
-unit_rows = md.drivers_for_unit(f, unit)
+unit_rows = queries.drivers_for_unit(f, unit)
 components.chart(
     charts.quadrant_figure(unit_rows, organisation, unit["unit"]),
     charts.driver_table(unit_rows),

@@ -2,19 +2,18 @@
 
 import streamlit as st
 
-from dashboard import components, filters
-from dashboard import model_data as md
+from dashboard import components, filters, queries
 from pipelines import charts
 
 st.title("Intentions & reasons")
 f = filters.sidebar()
 who = components.escape_markdown(f.describe())
-k = md.intentions_k()
+k = queries.intentions_k()
 st.caption(
     f"Leave plans and reasons are shown only for groups where at least {k} people answered, because free "
     "choices like these identify people more easily than scores do."
 )
-if not (md.ready(md.LEAVE_PATHS) and md.ready(md.LEAVE_REASONS)):
+if not queries.intentions_ready():
     components.empty(
         "Leave plans and reasons have not been built for this warehouse yet. They are built after each upload."
     )
@@ -31,8 +30,8 @@ by = st.segmented_control(
 )
 
 for question, title, loader in (
-    ("path", "What they plan to do", md.leave_paths),
-    ("reason", "Why they would leave", md.leave_reasons),
+    ("path", "What they plan to do", queries.leave_paths),
+    ("reason", "Why they would leave", queries.leave_reasons),
 ):
     st.subheader(title)
     long = loader(f, by)
@@ -53,7 +52,7 @@ st.caption(
     "Options marked 'in planner' can be costed on the Retention options page; the others need work outside "
     "the scenario planner."
 )
-mapping = md.option_map()
+mapping = queries.option_map()
 st.dataframe(charts.option_table(mapping), hide_index=True)
 st.page_link(
     "dashboard/pages/retention_options.py", label="Cost these options on Retention options", icon=":material/tune:"

@@ -3,7 +3,7 @@ own definitions (contract, metric catalogue, settings registry, reference figure
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, queries
 from pipelines import charts, contract
 from pipelines.models import assumptions, drivers, risk  # noqa: F401
 from pipelines.release import privacy
@@ -33,6 +33,6 @@ with tabs[3]:
     st.markdown(f"The anonymity threshold is **{k}** respondents now (set on the Settings page, never below 3).")
     st.markdown(privacy.__doc__)
 with tabs[4]:
-    st.dataframe(data.query_released("ref_benchmarks"), hide_index=True)
+    st.dataframe(queries.benchmarks(), hide_index=True)
 with tabs[5]:
     st.dataframe(charts.settings_definitions(SETTINGS_BY_KEY.values(), data.settings_values()), hide_index=True)

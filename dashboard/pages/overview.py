@@ -2,22 +2,22 @@
 
 import streamlit as st
 
-from dashboard import components, data, filters
+from dashboard import components, data, filters, queries
 from pipelines import charts
 
 st.title("Overview")
 f = filters.sidebar()
 k = data.min_group_size()
-selection = data.query_released("rel_metrics", wave=f.wave, **f.selection())
-group = data.query_released("rel_groups", wave=f.wave, **f.selection())
+selection = queries.overview_selection(f)
+group = queries.group_row(f)
 if reason := charts.empty_reason(selection, k, f.describe()):
     components.empty(reason)
     st.stop()
 
 st.caption(f"{f.title()}, wave {f.wave}. Changes are against the previous wave.")
 components.tile_row(charts.tiles(selection, group, k))
-if data.has_table("rel_unit_risk"):  # released by the attrition-risk build when it is installed
-    components.tile_row(charts.risk_tiles(data.query_released("rel_unit_risk", wave=f.wave, **f.selection())))
+if queries.risk_ready():  # released by the attrition-risk build when it is installed
+    components.tile_row(charts.risk_tiles(queries.risk_selection(f)))
 
 st.subheader("What the data says")
 summary = st.container()
@@ -25,9 +25,7 @@ st.subheader("Where problems concentrate")
 options = f.breakdown_options()
 default = "department" if f.site and "department" in options else (options or [None])[0]
 by = st.segmented_control("Compare units by", options, default=default, format_func=str.capitalize, key="overview_by")
-units = (
-    data.query_released("rel_metrics", wave=f.wave, metric=list(charts.KEY_METRICS), **f.breakdown(by)) if by else None
-)
+units = queries.key_metric_units(f, by) if by else None
 if units is None or (reason := charts.empty_reason(units, k, f"the units of {f.describe()}")):
     components.empty(reason or "Choose how to break this selection down.")
     units = selection.iloc[0:0]
@@ -38,7 +36,7 @@ else:
     components.confidentiality_note(k)
 
 st.subheader("Compared with published figures")
-benchmarks = charts.benchmark_table(selection, data.query_released("ref_benchmarks"), f.role)
+benchmarks = charts.benchmark_table(selection, queries.benchmarks(), f.role)
 with summary:
     components.sentences(charts.findings(selection, units, benchmarks, f.describe()))
 if benchmarks.empty:

@@ -28,7 +28,7 @@ for fmt, (label, blurb) in FORMATS.items():
     with st.container(border=True):
         left, right = st.columns([3, 1])
         left.markdown(f"**{label}**  \n{blurb}")
-        if right.button("Build", key=f"build_{fmt}", use_container_width=True):
+        if right.button("Build", key=f"build_{fmt}", width="stretch"):
             bar = st.progress(0.0, text=f"Building the {label.lower()}…")
             try:
                 content, file_name, mime = data.export(
@@ -51,5 +51,5 @@ for fmt, (label, blurb) in FORMATS.items():
         if built and built[0] == scope_key:
             _, content, file_name, mime = built
             right.download_button("Download", content, file_name=file_name, mime=mime, key=f"download_{fmt}",
-                                  use_container_width=True)  # fmt: skip
+                                  width="stretch")  # fmt: skip
             left.caption(f"Ready: {file_name} ({len(content) / 1024:,.0f} KB)")

@@ -4,8 +4,7 @@ import json
 
 import streamlit as st
 
-from dashboard import components, data, filters
-from dashboard import model_data as md
+from dashboard import components, data, filters, queries
 from pipelines import charts
 
 st.title("Retention options")
@@ -18,7 +17,7 @@ st.warning(
     "Use the ranges, not the single numbers.",
     icon=":material/warning:",
 )
-if md.group_hidden(f):
+if queries.group_hidden(f):
     components.empty(
         f"{components.escape_markdown(f.describe()).capitalize()} is hidden to protect confidentiality "
         f"(fewer than {k} respondents, or showing it would reveal a smaller group), so no scenario can be run for it."
@@ -37,7 +36,7 @@ def components_step(param: dict) -> tuple[float, str]:
     return 0.1, "%.1f"
 
 
-library = {lever["key"]: lever for lever in md.lever_library()}
+library = {lever["key"]: lever for lever in queries.lever_library()}
 chosen = st.multiselect(
     "Options to test",
     list(library),
@@ -84,7 +83,7 @@ else:
     run_filters = filters.Filters(**spec["filters"])
     try:
         with st.spinner("Estimating the options (model refits and bootstrap)…"):
-            results = md.run_scenario(spec["levers"], run_filters)
+            results = queries.run_scenario(spec["levers"], run_filters)
     except ValueError as exc:
         components.empty(str(exc))
         st.stop()
@@ -103,13 +102,13 @@ else:
         name = st.text_input("Save this scenario as", max_chars=80, key="ro_name", placeholder="e.g. Call relief 2026")
         if st.form_submit_button("Save scenario"):
             try:
-                md.save_scenario(name, spec["levers"], run_filters, results)
+                queries.save_scenario(name, spec["levers"], run_filters, results)
                 st.success(f"Saved “{components.escape_markdown(name.strip())}”.")
             except ValueError as exc:
                 st.error(str(exc))
 
 st.subheader("Compare saved scenarios")
-saved = md.saved_scenarios()
+saved = queries.saved_scenarios()
 if saved.empty:
     components.empty("No saved scenarios yet. Run one above and save it to compare it with others.")
 else:
@@ -120,7 +119,7 @@ else:
         key="ro_compare",
     )
     if names:
-        compare = md.compare_scenarios(names)
+        compare = queries.compare_scenarios(names)
         components.chart(
             charts.scenario_compare_figure(compare, names),
             charts.scenario_compare_table(compare, names),

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import components, data, filters
+from dashboard import components, data, filters, queries
 from pipelines import charts
 
 st.title("Trends")
@@ -17,7 +17,7 @@ by = st.segmented_control(
     key="trends_by",
 )
 scope = f.selection() if by in (None, "none") else f.breakdown(by)
-rows = data.query_released("rel_metrics", metric=list(charts.KEY_METRICS), order_by=["wave"], **scope)
+rows = queries.trend_rows(scope)
 if reason := charts.empty_reason(rows, k, f.describe()):
     components.empty(reason)
     st.stop()

@@ -1,25 +1,54 @@
-"""Plotly figure builders and finding text: DataFrame in, figure (or words) out. No Streamlit here.
+"""Plotly figure builders: DataFrame (rows of released tables) in, figure or readable table out. No Streamlit.
 
-`core` holds the shared builders (tiles, heatmap, benchmarks, trends, findings); `models` (when
-present) holds the attrition-risk, drivers, scenarios and intentions charts. Both are re-exported,
-so callers write `from pipelines import charts; charts.heatmap_figure(...)`.
+`formats` holds the shared number formats, labels, colours and error bars; one module per page holds
+that page's figures (`overview`, `trends`, `risk`, `drivers`, `scenarios`, `intentions`); `svg` draws
+the simple figures as static SVG and `report` makes them print-ready for the exports. Every public
+name is re-exported here, so callers write `from pipelines import charts; charts.heatmap_figure(...)`.
+
+The words around the figures live in pipelines.narrative (findings, methodology text) and the join of a
+selection with published figures in pipelines.metrics.comparison; their names are re-exported here too
+(`findings` lazily: pipelines.narrative.findings itself uses the formats).
 """
 
-import importlib
+from __future__ import annotations
 
-from pipelines.charts.core import *  # noqa: F403
-from pipelines.charts.core import __all__ as _core_all
+from typing import Any
 
-try:  # the model charts are written in parallel and may not exist yet
-    _models = importlib.import_module("pipelines.charts.models")
-except ModuleNotFoundError as exc:  # only tolerate the module itself being absent
-    if exc.name != "pipelines.charts.models":
-        raise
-    _models = None
+from pipelines.charts import drivers, formats, intentions, overview, risk, scenarios, trends
+from pipelines.charts.drivers import *  # noqa: F403
+from pipelines.charts.formats import *  # noqa: F403
+from pipelines.charts.intentions import *  # noqa: F403
+from pipelines.charts.overview import *  # noqa: F403
+from pipelines.charts.risk import *  # noqa: F403
+from pipelines.charts.scenarios import *  # noqa: F403
+from pipelines.charts.trends import *  # noqa: F403
+from pipelines.metrics.comparison import BENCHMARK_METRICS
+from pipelines.narrative.methodology import ITL_NOTE, item_definitions, metric_definitions, settings_definitions
 
-_models_all: list[str] = []
-if _models is not None:
-    _models_all = list(getattr(_models, "__all__", [n for n in vars(_models) if not n.startswith("_")]))
-    globals().update({name: getattr(_models, name) for name in _models_all})
+_LAZY = {"findings": "pipelines.narrative.findings"}
 
-__all__ = [*_core_all, *_models_all]
+__all__ = [
+    *formats.__all__,
+    *overview.__all__,
+    *trends.__all__,
+    *risk.__all__,
+    *drivers.__all__,
+    *scenarios.__all__,
+    *intentions.__all__,
+    "BENCHMARK_METRICS",
+    "ITL_NOTE",
+    "findings",  # noqa: F405 (lazy, see __getattr__)
+    "item_definitions",
+    "metric_definitions",
+    "settings_definitions",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pipelines.charts' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Static rendering of the shared Plotly figures for the exports, plus the few report-only charts.
 
-The report reuses the dashboard's figure builders (pipelines.charts.core / .models) so a chart in the
+The report reuses the dashboard's figure builders (pipelines.charts' page modules) so a chart in the
 PDF or the slides is the chart on screen; this module only makes them print-ready (fonts, wrapped
 titles, fixed size) and renders them through ONE kaleido server started on first use (Debian's
 chromium, no download; later exports take ~0.2 s a chart instead of ~2 s). SVG for the PDF (vector,
@@ -20,7 +20,7 @@ import threading
 import pandas as pd
 import plotly.graph_objects as go
 
-from pipelines.charts.core import OKABE_ITO, error_bars, format_value, metric_label
+from pipelines.charts.formats import OKABE_ITO, error_bars, format_value, metric_label
 
 __all__ = [
     "FONT",
