@@ -44,25 +44,24 @@ def _sidebar(wave: bool = True):
 
 
 def overview() -> list[str]:
-    from dashboard import data
-    from pipelines import charts
+    """The Overview page's reads, through the same named queries the page calls."""
+    from dashboard import data, queries
 
     f = _sidebar()
     data.min_group_size()
-    data.query_released("rel_metrics", wave=f.wave, **f.selection())
-    data.query_released("rel_groups", wave=f.wave, **f.selection())
-    if data.has_table("rel_risk"):
-        data.query_released("rel_risk", wave=f.wave, **f.selection())
+    queries.overview_selection(f)
+    queries.group_row(f)
+    if queries.risk_ready():
+        queries.risk_selection(f)
     by = f.breakdown_options()[0]
-    data.query_released("rel_metrics", wave=f.wave, metric=list(charts.KEY_METRICS), **f.breakdown(by))
-    data.query_released("ref_benchmarks")
-    return ["sidebar", "min_group_size", "rel_metrics selection", "rel_groups selection",
-            f"rel_metrics by {by}", "ref_benchmarks"]  # fmt: skip
+    queries.key_metric_units(f, by)
+    queries.benchmarks()
+    return ["sidebar", "min_group_size", "selection", "group", f"key metrics by {by}", "benchmarks"]
 
 
 def attrition_risk() -> list[str]:
     from dashboard import data
-    from dashboard import model_data as md
+    from dashboard import queries as md
 
     f = _sidebar()
     data.min_group_size()
@@ -81,7 +80,7 @@ def attrition_risk() -> list[str]:
 
 def drivers() -> list[str]:
     from dashboard import data
-    from dashboard import model_data as md
+    from dashboard import queries as md
 
     f = _sidebar()
     data.min_group_size()
@@ -97,7 +96,7 @@ def drivers() -> list[str]:
 def retention_options() -> list[str]:
     """Opening the page: the scenario is only run when the leader presses "Run scenario" (below)."""
     from dashboard import data
-    from dashboard import model_data as md
+    from dashboard import queries as md
 
     f = _sidebar()
     data.min_group_size()
@@ -109,7 +108,7 @@ def retention_options() -> list[str]:
 
 def scenario_run() -> list[str]:
     """Pressing "Run scenario" with the page's default options (dropped call, EHR support)."""
-    from dashboard import model_data as md
+    from dashboard import queries as md
 
     f = _sidebar()
     library = {lever["key"]: lever for lever in md.lever_library()}
@@ -123,7 +122,7 @@ def scenario_run() -> list[str]:
 
 
 def intentions() -> list[str]:
-    from dashboard import model_data as md
+    from dashboard import queries as md
 
     f = _sidebar()
     md.intentions_k()

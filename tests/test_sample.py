@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines import contract, sample
+from pipelines.cli import sample as sample_cli
 
 LABELS = ["2024", "2025", "2026"]
 CHECKED_FOR_MISSING = [c for c in contract.FIELD_NAMES if c not in (*contract.DIMENSIONS, "leave_reasons")]
@@ -495,7 +496,7 @@ def test_any_size_gives_valid_frames(n: int, waves: int, seed: int) -> None:
 
 def test_cli_writes_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser()
-    sample.register(parser.add_subparsers(dest="command"))
+    sample_cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(
         [
             "sample",
@@ -523,7 +524,7 @@ def test_cli_writes_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_cli_defaults() -> None:
     parser = argparse.ArgumentParser()
-    sample.register(parser.add_subparsers(dest="command"))
+    sample_cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["sample", "--out", "x"])
     assert (args.respondents_per_wave, args.waves, args.seed) == (3000, 3, 7)
 
