@@ -116,7 +116,7 @@ def format_table(frame: pd.DataFrame) -> str:
         return "no released rows match"
     rows = [_row_text(r) for r in frame.to_dict(orient="records")]
     text = output.table(rows, COLUMNS)
-    return text + "\n* change since the previous wave larger than sampling noise (95% interval excludes 0)"
+    return text + "\n\n* change since the previous wave larger than sampling noise (95% interval excludes 0)"
 
 
 @command
