@@ -63,37 +63,29 @@ METRIC_KINDS = {
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("scenario", help="retention scenarios: list, run, save, show, compare, delete")
     sub = p.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
-    q = sub.add_parser("list", help="saved scenarios")
-    add_db_argument(q)
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=cmd_list)
-    for action, helptext in (("run", "run a scenario and print its results"), ("save", "run and save a scenario")):
-        q = sub.add_parser(action, help=helptext)
+    _action(sub, "list", "saved scenarios", cmd_list)
+    _add_lever_arguments(_action(sub, "run", "run a scenario and print its results", cmd_run, filters=True))
+    q = _action(sub, "save", "run and save a scenario", cmd_save, filters=True)
+    q.add_argument("name", help="scenario name")
+    q.add_argument("--by-user", dest="created_by", help="who saves it")
+    q.add_argument("--overwrite", action="store_true")
+    _add_lever_arguments(q)
+    _action(sub, "show", "show a saved scenario", cmd_show).add_argument("name")
+    _action(sub, "compare", "compare saved scenarios side by side", cmd_compare).add_argument("names", nargs="+")
+    _action(sub, "delete", "delete a saved scenario", cmd_delete, json=False).add_argument("name")
+    _action(sub, "levers", "the lever library: eligibility, parameters, evidence", cmd_levers, db=False)
+
+
+def _action(sub, name, helptext, func, *, db=True, json=True, filters=False) -> argparse.ArgumentParser:
+    q = sub.add_parser(name, help=helptext)
+    if db:
         add_db_argument(q)
-        add_filters(q)
-        if action == "save":
-            q.add_argument("name", help="scenario name")
-            q.add_argument("--by-user", dest="created_by", help="who saves it")
-            q.add_argument("--overwrite", action="store_true")
-        _add_lever_arguments(q)
-        q.set_defaults(func=cmd_run if action == "run" else cmd_save)
-    q = sub.add_parser("show", help="show a saved scenario")
-    add_db_argument(q)
-    q.add_argument("name")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=cmd_show)
-    q = sub.add_parser("compare", help="compare saved scenarios side by side")
-    add_db_argument(q)
-    q.add_argument("names", nargs="+")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=cmd_compare)
-    q = sub.add_parser("delete", help="delete a saved scenario")
-    add_db_argument(q)
-    q.add_argument("name")
-    q.set_defaults(func=cmd_delete)
-    q = sub.add_parser("levers", help="the lever library: eligibility, parameters, evidence")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=cmd_levers)
+    if filters:
+        add_filters(q)  # includes --json
+    elif json:
+        q.add_argument("--json", action="store_true", help="JSON for machines")
+    q.set_defaults(func=func)
+    return q
 
 
 def _add_lever_arguments(q: argparse.ArgumentParser) -> None:
