@@ -7,21 +7,18 @@ and the exports show. Register with `register(subparsers)` (pipelines/cli/main.p
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import sys
 from typing import Any
 
 import pandas as pd
 
+from pipelines.cli import common, output
+from pipelines.cli.common import command
 from pipelines.cli.main import add_db_argument
 from pipelines.metrics import released as metrics
 from pipelines.release import build as build_module
 from pipelines.release import privacy
-from pipelines.store import warehouse
 
 BY_CHOICES = tuple(k for k in metrics.BY_LEVEL if k)
-TABLE_COLUMNS = ("wave", "site", "department", "role", "n", "metric", "display", "ci", "answered", "change")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_audit)
 
 
+@command
 def cmd_build(args: argparse.Namespace) -> int:
+    common.writable_warehouse(args.db)
     summary = build_module.build(args.db)
     print(summary)
     return 0
@@ -79,63 +78,57 @@ def query_metrics(
     return con.execute(sql, params).df()
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _row_text(row: pd.Series) -> dict[str, str]:
+def _row_text(row: dict[str, Any]) -> dict[str, str]:
+    """A rel_metrics row as the table's cells: rates in %, their change in points, '*' beyond noise."""
     rate = row["stat"] == "rate"
-    ci = ""
-    if pd.notna(row["lo"]) and pd.notna(row["hi"]):
-        ci = f"{_pct(row['lo'])}–{_pct(row['hi'])}"
     change = ""
-    if pd.notna(row["change"]):
-        change = f"{100 * row['change']:+.1f} pts" if rate else f"{row['change']:+.1f}"
-        if row["exceeds_noise"] is True:
+    if not output.is_missing(row["change"]):
+        change = output.cell(100 * row["change"], "pp") if rate else output.cell(row["change"], "signed")
+        noise = row["exceeds_noise"]
+        if not output.is_missing(noise) and bool(noise):
             change += " *"
-    text = {c: "" if pd.isna(row[c]) else str(row[c]) for c in ("wave", "site", "department", "role")}
-    text.update(
-        n="" if pd.isna(row["n"]) else str(int(row["n"])),
-        metric=row["metric"],
-        display=row["display"] or "",
-        ci=ci,
-        answered="" if pd.isna(row["answered"]) else str(int(row["answered"])),
-        change=change,
-    )
-    return text
+    return {
+        **{c: row[c] for c in ("wave", "site", "department", "role", "n", "metric", "answered")},
+        "display": row["display"],
+        "lo": row["lo"],
+        "hi": row["hi"],
+        "change": change,
+    }
+
+
+COLUMNS = (
+    output.Column("wave"),
+    output.Column("site"),
+    output.Column("department"),
+    output.Column("role"),
+    output.Column("n", kind="int"),
+    output.Column("metric"),
+    output.Column("display", "value", align="right"),
+    output.Column("ci", "95% interval", kind="pct", lo="lo", hi="hi"),
+    output.Column("answered", kind="int"),
+    output.Column("change", align="right"),
+)
 
 
 def format_table(frame: pd.DataFrame) -> str:
     """An aligned plain-text table for people; '*' marks a change beyond the noise."""
     if frame.empty:
         return "no released rows match"
-    rows = [_row_text(r) for _, r in frame.iterrows()]
-    cols = [c for c in TABLE_COLUMNS if any(r[c] for r in rows) or c in ("metric", "display")]
-    header = {c: {"display": "value", "ci": "95% interval"}.get(c, c) for c in cols}
-    widths = {c: max(len(header[c]), *(len(r[c]) for r in rows)) for c in cols}
-    lines = ["  ".join(header[c].ljust(widths[c]) for c in cols)]
-    lines.append("  ".join("-" * widths[c] for c in cols))
-    lines += ["  ".join(r[c].ljust(widths[c]) for c in cols).rstrip() for r in rows]
-    lines.append("* change since the previous wave larger than sampling noise (95% interval excludes 0)")
-    return "\n".join(lines)
+    rows = [_row_text(r) for r in frame.to_dict(orient="records")]
+    text = output.table(rows, COLUMNS)
+    return text + "\n\n* change since the previous wave larger than sampling noise (95% interval excludes 0)"
 
 
-def _jsonable(value: Any) -> Any:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
+@command
 def cmd_metrics(args: argparse.Namespace) -> int:
-    with warehouse.connect(args.db, read_only=True) as con:
+    with common.reading(args.db) as con:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_name = 'rel_metrics'"
         ).fetchone()[0]
         if not exists:
-            print("No released metrics yet: run `python -m pipelines build` first.", file=sys.stderr)
-            return 1
+            return common.fail("no released metrics yet: run `python -m pipelines build` first.", common.EXIT_INTERNAL)
+        waves = [r[0] for r in con.execute("select distinct wave from rel_metrics order by 1").fetchall()]
+        common.known_wave(args.wave, waves, "the released metrics")
         frame = query_metrics(
             con,
             wave=args.wave,
@@ -146,15 +139,15 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             metric_names=args.metric,
         )
     if args.json:
-        records = [{k: _jsonable(v) for k, v in rec.items()} for rec in frame.to_dict("records")]
-        print(json.dumps(records, ensure_ascii=False, indent=1))
+        output.write_json(frame)
     else:
         print(format_table(frame))
     return 0
 
 
+@command
 def cmd_audit(args: argparse.Namespace) -> int:
-    with warehouse.connect(args.db, read_only=True) as con:
+    with common.reading(args.db) as con:
         problems = privacy.audit(con)
     if problems:
         print(f"{len(problems)} confidentiality problem(s) found:")

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
-import json
 
+from pipelines.cli import common, output
+from pipelines.cli.common import command
 from pipelines.store.audit import entries
+
+COLUMNS = (
+    output.Column("logged_at", "when", kind="datetime"),
+    output.Column("actor", "who"),
+    output.Column("action"),
+    output.Column("object"),
+    output.Column("outcome"),
+    output.Column("detail", wrap=80),
+)
 
 
 # ------------------------------------------------------------------------------------------
@@ -27,26 +38,15 @@ def _date(text: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
-        import argparse
-
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
 
 
+@command
 def _cli(args) -> int:
-    from pipelines.store import warehouse
-
-    with warehouse.connect(args.db, read_only=True) as con:
+    with common.reading(args.db) as con:
         rows = entries(con, since=args.since, action=args.action, actor=args.actor)
     if args.json:
-        print(json.dumps(rows, default=str))
-        return 0
-    if not rows:
-        print("No audit entries match.")
-        return 0
-    print(f"{'when':<19}  {'who':<28} {'action':<18} {'object':<18} outcome  detail")
-    for r in rows:
-        print(
-            f"{r['logged_at']:%Y-%m-%d %H:%M:%S}  {str(r['actor'] or '-'):<28} {r['action']:<18} "
-            f"{str(r['object'] or '-'):<18} {r['outcome']:<8} {r['detail']}"
-        )
+        output.write_json(rows)
+    else:
+        output.print_table(rows, COLUMNS, empty="No audit entries match.")
     return 0

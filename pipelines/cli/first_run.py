@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pipelines.cli import common
+from pipelines.cli.common import command
 from pipelines.ingest.first_run import load_sample, needs_sample
 
 
@@ -16,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cli)
 
 
+@command
 def _cli(args) -> int:
+    common.writable_warehouse(args.db)
     if not args.force and not needs_sample(args.db):
         print("The warehouse already has uploads; use --force to add the sample anyway.")
         return 0

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
+from pipelines.cli import common, output
+from pipelines.cli.common import EXIT_OK, EXIT_REJECTED, InputError, command
 from pipelines.cli.main import add_db_argument
 from pipelines.ingest.load import IngestResult, delete_upload, ingest, ingest_headcount, list_uploads
 
-EXIT_LOADED, EXIT_INTERNAL, EXIT_REJECTED = 0, 1, 2
+UPLOAD_COLUMNS = (
+    output.Column("upload_id", "upload"),
+    output.Column("kind"),
+    output.Column("wave"),
+    output.Column("rows_loaded", "loaded", kind="int"),
+    output.Column("rows_rejected", "rejected", kind="int"),
+    output.Column("uploaded_at", "uploaded at", kind="datetime"),
+    output.Column("uploaded_by", "by"),
+    output.Column("file_name", "file"),
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,10 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _print_report(result: IngestResult, as_json: bool) -> int:
     if as_json:
-        print(json.dumps(result.to_json(), default=str))
+        output.write_json(result.to_json())
     else:
         print(format_report(result))
-    return EXIT_LOADED if result.status == "loaded" else EXIT_REJECTED
+    if result.status == "loaded":
+        return EXIT_OK
+    reason = result.errors[0] if result.errors else "see the report above"
+    return common.fail(f"{result.file_name} was rejected, nothing was stored: {reason}", EXIT_REJECTED)
 
 
 def format_report(r: IngestResult) -> str:
@@ -83,7 +95,13 @@ def format_report(r: IngestResult) -> str:
     return "\n".join(lines)
 
 
+@command
 def _ingest(args) -> int:
+    common.input_file(args.file)
+    common.input_file(args.mapping, "mapping file")
+    common.input_file(args.dictionary, "data dictionary")
+    common.output_file(args.rejected_out, "--rejected-out")
+    common.writable_warehouse(args.db)
     result = ingest(
         args.file,
         wave=args.wave,
@@ -99,35 +117,33 @@ def _ingest(args) -> int:
     return _print_report(result, args.json)
 
 
+@command
 def _ingest_headcount(args) -> int:
+    common.input_file(args.file)
+    common.writable_warehouse(args.db)
     return _print_report(ingest_headcount(args.file, db=args.db, uploaded_by=args.uploaded_by or "cli"), args.json)
 
 
+@command
 def _uploads_list(args) -> int:
+    common.existing_warehouse(args.db)
     rows = list_uploads(args.db)
     if args.json:
-        print(json.dumps(rows, default=str))
-        return 0
-    if not rows:
-        print("No uploads yet.")
-        return 0
-    print(f"{'upload_id':<16} {'kind':<10} {'wave':<12} {'loaded':>8} {'rejected':>8}  uploaded_at          file")
-    for r in rows:
-        print(
-            f"{r['upload_id']:<16} {r['kind']:<10} {str(r['wave'] or '-'):<12} {r['rows_loaded']:>8} "
-            f"{r['rows_rejected']:>8}  {r['uploaded_at']:%Y-%m-%d %H:%M:%S}  {r['file_name']}"
-        )
+        output.write_json(rows)
+    else:
+        output.print_table(rows, UPLOAD_COLUMNS, empty="No uploads yet.")
     return 0
 
 
+@command
 def _uploads_delete(args) -> int:
+    common.existing_warehouse(args.db)
     try:
         info = delete_upload(args.upload_id, args.db, actor=args.actor or "cli")
     except KeyError:
-        print(f"No upload {args.upload_id!r}; see `python -m pipelines uploads list`.", file=sys.stderr)
-        return EXIT_REJECTED
+        raise InputError(f"no upload {args.upload_id!r}; see `python -m pipelines uploads list`.") from None
     if args.json:
-        print(json.dumps(info, default=str))
+        output.write_json(info)
     else:
         print(f"Deleted upload {info['upload_id']} ({info['file_name']}): {info['rows_removed']} rows removed.")
     return 0

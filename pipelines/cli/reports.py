@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pipelines.cli import common
+from pipelines.cli.common import InputError, command
 from pipelines.cli.main import add_db_argument
 
 
@@ -33,8 +35,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
 
+@command
 def cmd_export(args: argparse.Namespace) -> int:
     from pipelines.reports import ScopeError, export
+
+    # Checked before anything is read, written or audited.
+    if args.fmt == "csv":
+        common.output_directory(args.out, "--out")
+    else:
+        common.output_file(args.out, "--out")
+    common.existing_warehouse(args.db)
 
     def progress(fraction: float, message: str) -> None:
         if not args.quiet:
@@ -52,7 +62,6 @@ def cmd_export(args: argparse.Namespace) -> int:
             progress=progress,
         )
     except ScopeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise InputError(str(exc)) from exc
     print(f"wrote {path}")
     return 0

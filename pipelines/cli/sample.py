@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from pipelines.cli import common
+from pipelines.cli.common import InputError, command
 from pipelines.sample import realism, write_sample
 
 
 # --------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------
+@command
 def _run(args: argparse.Namespace) -> int:
+    common.output_directory(args.out, "--out")
     try:
         paths = write_sample(args.out, args.respondents_per_wave, args.waves, args.seed)
     except ValueError as exc:
-        print(f"error: {exc}")
-        return 2
+        raise InputError(str(exc)) from exc
     print(f"Synthetic sample health system (seed {args.seed}), entirely made up:")
     for path in paths:
         with path.open("rb") as handle:

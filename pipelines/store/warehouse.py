@@ -30,6 +30,10 @@ class WarehouseBusy(RuntimeError):
     """Another process held the warehouse for longer than we were willing to wait."""
 
 
+class WarehouseMissing(FileNotFoundError):
+    """connect(create=False) was asked for a warehouse file that does not exist."""
+
+
 def resolve_db(path: str | os.PathLike | None = None) -> Path:
     """`--db PATH` wins, then the CLINRET_DB environment variable, then data/warehouse.duckdb."""
     if path:
@@ -102,11 +106,15 @@ def connect(
     *,
     read_only: bool = False,
     wait: float | None = None,
+    create: bool = True,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse (migrating it when opened for writing) and close it afterwards.
 
-    ":memory:" gives a fresh in-memory warehouse. While another process holds the file, retry
-    with back-off for up to `wait` seconds, then raise WarehouseBusy with a readable message.
+    ":memory:" gives a fresh in-memory warehouse. A file that does not exist is created and
+    migrated (the app's and the build's first run); with create=False it is not, and
+    WarehouseMissing is raised instead (readers for which a missing file is a mistake, such as
+    a typo in the CLI's --db). While another process holds the file, retry with back-off for up
+    to `wait` seconds, then raise WarehouseBusy with a readable message.
     """
     if str(db) == ":memory:":
         con = _open(Path(":memory:"), False)
@@ -117,6 +125,8 @@ def connect(
             con.close()
         return
     path = resolve_db(db)
+    if not create and not path.exists():
+        raise WarehouseMissing(f"The warehouse {path} does not exist.")
     if read_only and not path.exists():
         # Nothing to read yet: create and migrate it once, then read.
         with connect(path, read_only=False, wait=wait):
