@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pipelines.ingest.first_run import load_sample
-from pipelines.ingest.load import delete_upload, list_uploads
+from pipelines.ingest import delete_upload, list_uploads
 from pipelines.models import assumptions, drivers, risk
 from pipelines.models import cache as model_cache
 from pipelines.release import build

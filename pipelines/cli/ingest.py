@@ -7,7 +7,7 @@ import argparse
 from pipelines.cli import common, output
 from pipelines.cli.common import EXIT_OK, EXIT_REJECTED, InputError, command
 from pipelines.cli.main import add_db_argument
-from pipelines.ingest.load import IngestResult, delete_upload, ingest, ingest_headcount, list_uploads
+from pipelines.ingest import IngestResult, delete_upload, ingest, ingest_headcount, list_uploads
 
 UPLOAD_COLUMNS = (
     output.Column("upload_id", "upload"),

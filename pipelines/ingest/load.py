@@ -153,16 +153,24 @@ def ingest(
 
 
 def _setting(db, key):
-    with warehouse.connect(db, read_only=True) as wcon:
-        return settings.get(wcon, key)
+    """A setting of the warehouse, or its default while there is no warehouse yet (a rejected file
+    must not create an empty one)."""
+    try:
+        with warehouse.connect(db, read_only=True, create=False) as wcon:
+            return settings.get(wcon, key)
+    except warehouse.WarehouseMissing:
+        return settings.SETTINGS_BY_KEY[key].default
 
 
 def _find_duplicate(sha: str, db) -> dict | None:
-    with warehouse.connect(db, read_only=True) as wcon:
-        row = wcon.execute(
-            "select upload_id, file_name, wave, uploaded_at from uploads where sha256 = ? and kind = 'responses'",
-            [sha],
-        ).fetchone()
+    try:
+        with warehouse.connect(db, read_only=True, create=False) as wcon:
+            row = wcon.execute(
+                "select upload_id, file_name, wave, uploaded_at from uploads where sha256 = ? and kind = 'responses'",
+                [sha],
+            ).fetchone()
+    except warehouse.WarehouseMissing:
+        return None  # nothing loaded yet
     return dict(zip(("upload_id", "file_name", "wave", "uploaded_at"), row)) if row else None
 
 
@@ -231,9 +239,3 @@ def _load(mem, source: SourceFile, report: IngestResult, *, db, replace: bool, u
                 time.sleep(pause)
         report.upload_id = upload_id
         report.status = "loaded"
-
-
-# Transitional: pipelines/cli/ingest.py and tests/test_model_cache.py still import these from here.
-# Remove once they import from pipelines.ingest.
-from pipelines.ingest.roster import ingest_headcount  # noqa: E402, F401
-from pipelines.ingest.uploads import delete_upload, list_uploads  # noqa: E402, F401

@@ -99,3 +99,15 @@ def test_a_malformed_roster_is_rejected_with_a_message_and_nothing_stored(tmp_pa
     assert result.status == "rejected"
     assert result.errors and "roster.csv" in result.errors[0]
     assert list_uploads(db) == []
+
+
+def test_a_rejected_file_creates_no_warehouse(tmp_path):
+    """Refusing a file (here: no unit columns at all) leaves no empty warehouse behind."""
+    from pipelines.ingest import ingest
+
+    bad = tmp_path / "survey.csv"
+    bad.write_text("colour,shape\nred,round\nblue,square\n", encoding="utf-8")
+    db = tmp_path / "warehouse.duckdb"
+    result = ingest(bad, wave="2026", db=db)
+    assert result.status == "rejected" and result.errors
+    assert not db.exists()
