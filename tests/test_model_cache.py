@@ -9,8 +9,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.ingest.first_run import load_sample
 from pipelines.ingest import delete_upload, list_uploads
+from pipelines.ingest.first_run import load_sample
 from pipelines.models import assumptions, drivers, risk
 from pipelines.models import cache as model_cache
 from pipelines.release import build
