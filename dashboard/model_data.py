@@ -21,7 +21,7 @@ from dashboard import data
 from dashboard.filters import Filters
 from pipelines import contract
 from pipelines.models import assumptions, drivers, intentions
-from pipelines.scenarios import engine as scenarios
+from pipelines import scenarios
 from pipelines.store import warehouse
 
 # Released model tables (pipelines.models.build.TABLE_KINDS; built by pipelines.release.build).

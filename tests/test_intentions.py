@@ -7,7 +7,7 @@ import pytest
 from pipelines import contract
 from pipelines.models import intentions
 from pipelines.release import privacy
-from pipelines.scenarios import engine as scenarios
+from pipelines import scenarios
 from pipelines.store import warehouse
 from tests import model_fixtures as mf
 
