@@ -19,9 +19,8 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.filters import Filters
-from pipelines import contract
+from pipelines import contract, scenarios
 from pipelines.models import assumptions, drivers, intentions
-from pipelines import scenarios
 from pipelines.store import warehouse
 
 # Released model tables (pipelines.models.build.TABLE_KINDS; built by pipelines.release.build).

@@ -11,10 +11,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pipelines import scenarios
 from pipelines.cli.main import add_db_argument
 from pipelines.models import drivers, risk
 from pipelines.models.build import TABLE_KINDS, release_table
-from pipelines import scenarios
 from pipelines.store import settings as settings_store
 from pipelines.store import warehouse
 
