@@ -108,7 +108,7 @@ def _population(
         raise ValueError(
             "This group is hidden in the released tables (fewer than "
             f"{k} respondents, or showing it would let someone work out a smaller group), so no scenario "
-            "can be shown for it. Widen the pop."
+            "can be shown for it. Widen the scope."
         )
     codes, cells = cell_codes(df, CELL)
     counts = np.bincount(codes, minlength=len(cells)).astype("float64")
