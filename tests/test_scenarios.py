@@ -181,12 +181,16 @@ def _per_person_bootstrap(scope, eligible, delta, resamples, rng):
 
 def test_bootstrap_drawing_unaffected_people_per_cell_matches_the_per_person_bootstrap(con):
     values = dict(scenarios.assumptions.values(con))
-    wave_df, model = engine._wave_inputs(con, "2025", ["geography", "career_growth"], True, 10, 0)
+    wave_df, model = engine._wave_inputs(con, "2025", ["geography", "career_growth"], ["dropped_call"], 10, 0)
     scope = engine._population(con, wave_df, "2025", {"site": None, "department": None, "role": None}, values)
     params = {"threshold": 8, "call_nights": 0, "cost_per_person": 0.0, "fixed_cost": 0.0}
-    eligible, delta, _ = engine._effects("dropped_call", scope, params, model, [])
+    effect = engine._effects("dropped_call", scope, params, model, [])
+    eligible = effect.eligible
+    delta = np.zeros((effect.refits + 1, len(eligible)))
+    for r in range(effect.refits + 1):
+        delta[r, eligible] = effect.replicate(r)[0]
     assert 0 < eligible.mean() < 0.6  # most people are drawn per cell, the case the shortcut is for
-    fast = engine._summarise(scope, eligible, delta, params, values, 600, np.random.default_rng(1))
+    fast = engine._summarise(scope, effect, params, values, 600, np.random.default_rng(1))
     reference = _per_person_bootstrap(scope, eligible.astype("float64"), delta, 600, np.random.default_rng(2))
     # the point estimate (index 0, unit weights) is exact
     point = fast["departures_avoided"][0]

@@ -1,12 +1,14 @@
-"""Retention options: a lever library and a scenario planner (METHODS.md, "Retention options").
+"""Retention options: estimating a scenario (METHODS.md, "Retention options").
 
-Model-based levers (dropped call, reduced FTE, EHR/inbox support) use g-computation: fit the ITL model
-WITHOUT burnout_level (burnout lies on the path from the lever to intent to leave, so adjusting for it
-would hide most of the lever's effect), set the lever to its scenario value for the eligible people
-(only within the range observed in the data), re-predict, and take the mean change. Levers with no
-survey variable (schedule flexibility, temporary break, internal move, clinical-adjacent role) are
-sized from leave paths and reasons and an explicit, editable assumed retention rate: the share of
-eligible intent-to-leave holders whose intent the option resolves.
+Model-based levers (dropped call, reduced FTE, EHR/inbox support) use g-computation over the stated
+causal structure (causal.py): each lever has its own outcome model, which adjusts for what comes
+before the lever and leaves out what lies on its path (burnout, stress, satisfaction and, for the
+EHR and FTE levers, the EHR perception items), so the lever's whole effect stays in it. The lever is
+set to its scenario value for the eligible people (only within the range observed in the data),
+intent to leave is re-predicted, and the effect is the mean change. Levers with no survey variable
+(schedule flexibility, temporary break, internal move, clinical-adjacent role) are sized from leave
+paths and reasons and an explicit, editable assumed retention rate: the share of eligible
+intent-to-leave holders whose intent the option resolves.
 
 Money: departures avoided (two years, via the same conversion as expected departures: each point of
 ITL avoided is worth P(leave | ITL) - P(leave | no ITL) departures) x replacement cost; programme cost
@@ -15,8 +17,10 @@ net = cost avoided - programme cost; ROI = net / programme cost (Shanafelt, Goh 
 Eligible headcount is scaled to the roster cell by cell (site x department x role) when a roster
 exists; otherwise respondents stand in.
 
-Intervals: 95% percentile bootstrap, `refits` refits of the lever model (as in risk.py) combined with
-`resamples` Poisson(1) resamples of the respondents in pop.
+Intervals: 95% percentile bootstrap over `resamples` replicates, each pairing a Poisson(1) resample
+of the respondents in scope with its own refit of the lever model (`refits`, 200 by default).
+Beside each model-based estimate: the risk ratio among the eligible and its E-value (VanderWeele &
+Ding 2017).
 
 Cross-sectional survey associations are not proof that a lever causes the change: every result says so.
 """
@@ -34,9 +38,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from pipelines.models import assumptions
-from pipelines.models.features import cell_codes, expit, load_respondents
-from pipelines.models.risk import CELL, FittedModel, _norm, fit_model, load_roster, role_costs
+from pipelines.models.features import cell_codes, load_respondents
+from pipelines.models.risk import CELL, _norm, load_roster, role_costs
 from pipelines.release import privacy
+from pipelines.scenarios import causal
 from pipelines.scenarios.levers import (
     CAVEAT,
     LEVERS,
@@ -48,7 +53,16 @@ from pipelines.scenarios.levers import (
 from pipelines.store import settings
 
 RESAMPLES = 200
-REFITS = 30
+REFITS = 200  # one refit of the models per bootstrap replicate (percentile intervals need >= 200)
+
+# Sensitivity columns of a result row (risk ratio among the eligible, E-value of the estimate and of
+# the interval limit closest to no effect; VanderWeele & Ding 2017). Empty for assumed levers.
+SENSITIVITY: tuple[str, ...] = ("risk_ratio", "risk_ratio_lo", "risk_ratio_hi", "e_value", "e_value_ci")
+E_VALUE_NOTE = (
+    "E-value: how strongly (as a risk ratio) an unmeasured factor would have to be linked with both the "
+    "option and intent to leave to explain the estimate away; the second figure does the same for the "
+    "interval's end nearest no effect (1 = the interval already includes no effect)."
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,59 +147,109 @@ def _population(
     return _Population(df, codes, hc, cost, source, k)
 
 
+class _Effect:
+    """A lever's effect on the eligible rows: `replicate(r)` gives, for refit r (0 = the fit), each
+    eligible person's change in P(ITL) and (model-based levers only) their P(ITL) without the lever,
+    both over `np.flatnonzero(eligible)`. Replicates are computed when asked for, never held for all
+    refits at once (a large wave times hundreds of refits would not fit in memory)."""
+
+    def __init__(self, eligible: np.ndarray, refits: int, fn, rate: float = 0.0, model_based: bool = True):
+        self.eligible = np.asarray(eligible, dtype=bool)
+        self.refits = refits
+        self.rate = rate
+        self.model_based = model_based
+        self._fn = fn
+
+    def replicate(self, r: int) -> tuple[np.ndarray, np.ndarray | None]:
+        return self._fn(min(r, self.refits))
+
+    @classmethod
+    def assumed(cls, eligible: np.ndarray, rate: float) -> _Effect:
+        n_e = int(np.asarray(eligible, dtype=bool).sum())
+        return cls(eligible, 0, lambda r: (np.full(n_e, -rate), None), rate=rate, model_based=False)
+
+    @classmethod
+    def together(cls, effects: Sequence[_Effect]) -> _Effect:
+        """All levers together: model levers add their changes; assumed levers keep shares of the
+        remaining ITL holders multiplicatively (1 - prod(1 - rate)); a change never exceeds -1."""
+        union = np.any(np.vstack([e.eligible for e in effects]), axis=0)
+        idx = np.flatnonzero(union)
+        pos = [np.searchsorted(idx, np.flatnonzero(e.eligible)) for e in effects]
+        refits = max(e.refits for e in effects)
+        all_model = all(e.model_based for e in effects)
+
+        def fn(r: int) -> tuple[np.ndarray, np.ndarray | None]:
+            total = np.zeros(len(idx))
+            kept = np.ones(len(idx))
+            p0 = np.full(len(idx), np.nan)
+            for e, where in zip(effects, pos, strict=True):
+                if e.model_based:
+                    d, p = e.replicate(r)
+                    total[where] += d
+                    p0[where] = p
+                else:
+                    kept[where] *= 1 - e.rate
+            total = np.maximum(total - (1 - kept), -1.0)
+            return total, (p0 if all_model else None)
+
+        return cls(union, refits, fn, model_based=all_model)
+
+
 def _effects(
-    key: str, pop: _Population, params: Mapping[str, float], model: FittedModel | None, notes: list[str]
-) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """(eligible mask, per-respondent change in P(ITL) for each refit [R x n] or None, assumed rate)."""
+    key: str, pop: _Population, params: Mapping[str, float], model: causal.CausalModel | None, notes: list[str]
+) -> _Effect:
+    """The lever's eligible people and its effect on them (g-computation over the lever's
+    total-effect model for model-based levers; see causal.py)."""
     eligible = _eligible(key, pop.df, params)
     lever = LEVERS[key]
     if lever.kind == "assumed":
-        return eligible, None, float(params["retention_rate"])
+        return _Effect.assumed(eligible, float(params["retention_rate"]))
     assert model is not None
-    after = _apply(key, pop.df, eligible, params, model, notes)
+    fitted = model[key]
+    after = _apply(key, pop.df, eligible, params, fitted, notes)
     # only eligible people change: predict for them alone (a fraction of a large wave)
-    X0, X1 = model.spec.transform(pop.df[eligible]), model.spec.transform(after[eligible])
-    betas = np.vstack([model.beta[None, :], model.refit_betas])
-    delta = np.zeros((len(betas), len(pop.df)))  # (1 + R) x n
-    delta[:, eligible] = (expit(X1 @ betas.T) - expit(X0 @ betas.T)).T
-    return eligible, delta, 0.0
+    intervention = causal.intervene(fitted, pop.df[eligible], after[eligible])
+    return _Effect(eligible, fitted.refits, intervention.replicate)
 
 
 def _summarise(
     pop: _Population,
-    eligible: np.ndarray,
-    delta: np.ndarray,  # (1 + R) x n change in P(ITL), or 1 x n for assumed levers
+    effect: _Effect,
     params: Mapping[str, float],
     values: Mapping[str, Any],
     resamples: int,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """Point estimate (index 0) and bootstrap replicates (1..B) of every result metric."""
+    """Point estimate (index 0) and bootstrap replicates (1..B) of every result metric.
+
+    Replicate j pairs Poisson resample j of the people in scope with refit 1 + (j - 1) mod R of the
+    models, so with R >= B every replicate has its own refit."""
     a, b = float(values[assumptions.P_LEAVE_ITL]), float(values[assumptions.P_LEAVE_NO_ITL])
     horizon = float(values["scenario_horizon_years"])
     n_cells = len(pop.hc)
-    R = delta.shape[0] - 1
+    R = effect.refits
+    eligible = effect.eligible
     W = np.empty((resamples + 1, n_cells))
     E = np.empty((resamples + 1, n_cells))
     Dl = np.empty((resamples + 1, n_cells))
-    # Poisson bootstrap. People a lever neither reaches nor changes only add to their cell's weight,
-    # and a sum of m independent Poisson(1) weights is exactly Poisson(m): one draw per cell instead
-    # of one per person. Everyone else is drawn individually, as before.
-    active = eligible | np.any(delta != 0, axis=0)
-    codes = pop.codes[active]
-    elig_f = eligible[active].astype("float64")
-    d_active = delta[:, active]
-    rest = np.bincount(pop.codes[~active], minlength=n_cells).astype("float64")
-    n_active = int(active.sum())
+    base = np.full(resamples + 1, np.nan)
+    # Poisson bootstrap. People a lever does not reach only add to their cell's weight, and a sum of
+    # m independent Poisson(1) weights is exactly Poisson(m): one draw per cell instead of one per
+    # person. The eligible are drawn individually.
+    codes = pop.codes[eligible]
+    rest = np.bincount(pop.codes[~eligible], minlength=n_cells).astype("float64")
+    n_active = int(eligible.sum())
     for j in range(resamples + 1):
         if j == 0:
             w, others = np.ones(n_active), rest
         else:
             w, others = rng.poisson(1.0, n_active).astype("float64"), rng.poisson(rest).astype("float64")
-        d = d_active[0] if j == 0 or R == 0 else d_active[1 + (j - 1) % R]
+        d, p0 = effect.replicate(0 if j == 0 or R == 0 else 1 + (j - 1) % R)
         W[j] = np.bincount(codes, weights=w, minlength=n_cells) + others
-        E[j] = np.bincount(codes, weights=w * elig_f, minlength=n_cells)
+        E[j] = np.bincount(codes, weights=w, minlength=n_cells)
         Dl[j] = np.bincount(codes, weights=w * d, minlength=n_cells)
+        if p0 is not None and n_active:
+            base[j] = float(w @ p0)
     safe = np.where(W > 0, W, 1.0)
     share_elig = np.where(W > 0, E / safe, 0.0)
     mean_delta = np.where(W > 0, Dl / safe, 0.0)
@@ -198,6 +262,8 @@ def _summarise(
     with np.errstate(invalid="ignore", divide="ignore"):
         roi = np.where(programme > 0, net / np.where(programme > 0, programme, 1.0), np.nan)
         itl_eligible = 100 * Dl.sum(axis=1) / np.where(E.sum(axis=1) > 0, E.sum(axis=1), np.nan)
+        # risk ratio among the eligible: P(ITL) with the lever / P(ITL) without it
+        risk_ratio = np.where(base > 0, 1 + Dl.sum(axis=1) / np.where(base > 0, base, 1.0), np.nan)
     itl_scope = 100 * (mean_delta @ pop.hc) / pop.hc.sum()
     return {
         "eligible_headcount": eligible_hc,
@@ -208,6 +274,7 @@ def _summarise(
         "programme_cost": programme,
         "net": net,
         "roi": roi,
+        "risk_ratio": risk_ratio,
     }
 
 
@@ -216,10 +283,11 @@ _FITTED_LOCK = threading.Lock()
 _FITTED_MAX = 4
 
 
-def _wave_inputs(con, wave: str, reasons: list[str], need_model: bool, refits: int, seed: int):
-    """The wave's respondents and the lever model (fitted without burnout), kept in memory while the
-    wave's uploads are unchanged: a planner trying parameter after parameter refits nothing.
-    The cache key includes the wave's upload ids, so a new or deleted upload refits."""
+def _wave_inputs(con, wave: str, reasons: list[str], levers: Sequence[str], refits: int, seed: int):
+    """The wave's respondents and the models of the model-based `levers` (causal.py), kept in memory
+    while the wave's uploads are unchanged: a planner trying parameter after parameter refits
+    nothing, and a lever's model is fitted the first time it is asked for. The cache key includes
+    the wave's upload ids, so a new or deleted upload refits."""
     uploads = con.execute(
         "select count(*), string_agg(distinct upload_id, ',' order by upload_id) from responses where wave = ?",
         [wave],
@@ -227,19 +295,20 @@ def _wave_inputs(con, wave: str, reasons: list[str], need_model: bool, refits: i
     key = (wave, uploads, tuple(reasons), refits, seed)
     with _FITTED_LOCK:
         cached = _FITTED.get(key)
-    if cached is not None and (cached[1] is not None or not need_model):
-        return cached
-    wave_df = cached[0] if cached is not None else load_respondents(con, wave=wave, reasons=reasons)
-    if wave_df.empty:
-        raise ValueError(f"No responses in wave {wave!r}.")
-    model = None
-    if need_model:
+    if cached is None:
+        wave_df = load_respondents(con, wave=wave, reasons=reasons)
+        if wave_df.empty:
+            raise ValueError(f"No responses in wave {wave!r}.")
+        cached = (wave_df, causal.CausalModel(refits=refits, seed=seed))
+    wave_df, model = cached
+    wanted = [k for k in levers if LEVERS[k].kind == "model"]
+    if any(k not in model.levers for k in wanted):
         with threadpool_limits(limits=1, user_api="blas"):
-            model = fit_model(wave_df, include_burnout=False, refits=refits, seed=seed)
+            model.ensure(wave_df, wanted)
     with _FITTED_LOCK:
-        if len(_FITTED) >= _FITTED_MAX:
+        if key not in _FITTED and len(_FITTED) >= _FITTED_MAX:
             _FITTED.pop(next(iter(_FITTED)))
-        _FITTED[key] = (wave_df, model)
+        _FITTED[key] = cached
     return wave_df, model
 
 
@@ -271,23 +340,20 @@ def run_scenario(
     if wave is None:
         raise ValueError("No survey responses in the warehouse yet.")
     reasons = sorted({r for lv in LEVERS.values() for r in lv.reasons_needed} | {"geography", "career_growth"})
-    need_model = any(LEVERS[c["key"]].kind == "model" for c in chosen)
-    wave_df, model = _wave_inputs(con, wave, reasons, need_model, refits, seed)
+    wave_df, model = _wave_inputs(con, wave, reasons, [c["key"] for c in chosen], refits, seed)
     pop = _population(con, wave_df, wave, {"site": site, "department": department, "role": role}, values)
     rng = np.random.default_rng(seed + 3)
-    rows, deltas, eligibles, programme_costs = [], [], [], []
+    rows, effects, programme_costs = [], [], []
     for c in chosen:
         notes: list[str] = []
-        eligible, delta, rate = _effects(c["key"], pop, c["params"], model, notes)
-        if delta is None:
-            delta = (-rate * eligible.astype("float64"))[None, :]
-        deltas.append(delta)
-        eligibles.append(eligible)
-        stats = _summarise(pop, eligible, delta, c["params"], values, resamples, rng)
+        effect = _effects(c["key"], pop, c["params"], model, notes)
+        effects.append(effect)
+        stats = _summarise(pop, effect, c["params"], values, resamples, rng)
         programme_costs.append(float(stats["programme_cost"][0]))
-        rows.append(_row(c["key"], LEVERS[c["key"]].label, pop, eligible, stats, notes))
+        rows.append(_row(c["key"], LEVERS[c["key"]].label, pop, effect.eligible, stats, notes))
+    eligibles = [e.eligible for e in effects]
     if len(chosen) > 1:
-        rows.append(_combined(chosen, pop, eligibles, deltas, programme_costs, values, resamples, rng))
+        rows.append(_combined(pop, effects, programme_costs, values, resamples, rng))
         eligibles.append(np.any(np.vstack(eligibles), axis=0))
     _protect_nested(rows, eligibles, pop.k)
     out = pd.DataFrame(rows)
@@ -325,40 +391,25 @@ def _hide(row: dict[str, Any], k: int) -> None:
     row["n_eligible"] = None
     for metric, _ in RESULT_METRICS:
         row[metric] = row[f"{metric}_lo"] = row[f"{metric}_hi"] = np.nan
+    row.update(dict.fromkeys(SENSITIVITY, np.nan))
     row["notes"] = (
         f"{row['notes']} Hidden: it differs from another option's eligible group by fewer than {k} people."
     ).strip()
 
 
 def _combined(
-    chosen: list[dict[str, Any]],
     pop: _Population,
-    eligibles: list[np.ndarray],
-    deltas: list[np.ndarray],
+    effects: list[_Effect],
     programme_costs: list[float],
     values: Mapping[str, Any],
     resamples: int,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    """All levers together: model levers add their changes; assumed levers keep shares of the
-    remaining ITL holders multiplicatively (1 - prod(1 - rate)). Overlap between a model lever and
-    an assumed lever is not removed, so the combined row is an upper bound."""
-    R = max(d.shape[0] for d in deltas)
-    total = np.zeros((R, len(pop.df)))
-    kept = np.ones(len(pop.df))
-    for c, d, e in zip(chosen, deltas, eligibles, strict=True):
-        if LEVERS[c["key"]].kind == "model":
-            total += d if d.shape[0] == R else d[:1]
-        else:
-            kept *= 1 - float(c["params"]["retention_rate"]) * e
-    total += -(1 - kept)[None, :]
-    total = np.maximum(total, -1.0)
-    eligible = np.any(np.vstack(eligibles), axis=0)
-    params = {
-        "cost_per_person": 0.0,
-        "fixed_cost": 0.0,
-    }
-    stats = _summarise(pop, eligible, total, params, values, resamples, rng)
+    """All levers together (see `_Effect.together`). Overlap between a model lever and an assumed
+    lever is not removed, so the combined row is an upper bound."""
+    effect = _Effect.together(effects)
+    params = {"cost_per_person": 0.0, "fixed_cost": 0.0}
+    stats = _summarise(pop, effect, params, values, resamples, rng)
     # programme cost: each lever's own cost (people eligible for two levers are paid for twice)
     stats["programme_cost"] = np.full_like(stats["programme_cost"], float(sum(programme_costs)))
     stats["net"] = stats["cost_avoided"] - stats["programme_cost"]
@@ -367,7 +418,7 @@ def _combined(
             stats["programme_cost"] > 0, stats["net"] / np.maximum(stats["programme_cost"], 1e-12), np.nan
         )
     notes = ["Levers applied together; overlap between model-based and assumed levers is not removed (upper bound)."]
-    return _row("combined", "All levers together", pop, eligible, stats, notes)
+    return _row("combined", "All levers together", pop, effect.eligible, stats, notes)
 
 
 def _row(
@@ -392,6 +443,19 @@ def _row(
         lo = float(np.percentile(reps, 2.5)) if reps.size and not suppressed else np.nan
         hi = float(np.percentile(reps, 97.5)) if reps.size and not suppressed else np.nan
         row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = est, lo, hi
+    rr = stats["risk_ratio"]
+    reps = rr[1:][np.isfinite(rr[1:])]
+    if suppressed or not np.isfinite(rr[0]) or not reps.size:
+        row.update(dict.fromkeys(SENSITIVITY, np.nan))
+    else:
+        lo, hi = float(np.percentile(reps, 2.5)), float(np.percentile(reps, 97.5))
+        row.update(
+            risk_ratio=float(rr[0]),
+            risk_ratio_lo=lo,
+            risk_ratio_hi=hi,
+            e_value=causal.e_value(float(rr[0])),
+            e_value_ci=causal.e_value_interval(float(rr[0]), lo, hi),
+        )
     lever = LEVERS.get(key)
     row["published_effect"] = lever.published_effect if lever else ""
     row["evidence"] = lever.evidence if lever else ""

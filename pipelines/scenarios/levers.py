@@ -19,7 +19,7 @@ import pandas as pd
 from pipelines.models import assumptions
 
 if TYPE_CHECKING:
-    from pipelines.models.risk import FittedModel
+    from pipelines.scenarios.causal import LeverModel
 
 CAVEAT = (
     "Cross-sectional survey associations are not proof that this option causes the change; treat the "
@@ -306,7 +306,7 @@ def _eligible(key: str, df: pd.DataFrame, p: Mapping[str, float]) -> np.ndarray:
     raise ValueError(f"Unknown lever {key!r}; choose from {list(LEVERS)}.")
 
 
-def _clip_to_observed(model: FittedModel, column: str, value: np.ndarray, notes: list[str]) -> np.ndarray:
+def _clip_to_observed(model: LeverModel, column: str, value: np.ndarray, notes: list[str]) -> np.ndarray:
     lo, hi = model.spec.observed_range.get(column, (-np.inf, np.inf))
     clipped = np.clip(value, lo, hi)
     if np.any(np.abs(clipped - value)[~np.isnan(value)] > 1e-12):
@@ -315,7 +315,7 @@ def _clip_to_observed(model: FittedModel, column: str, value: np.ndarray, notes:
 
 
 def _apply(
-    key: str, df: pd.DataFrame, eligible: np.ndarray, p: Mapping[str, float], model: FittedModel, notes: list[str]
+    key: str, df: pd.DataFrame, eligible: np.ndarray, p: Mapping[str, float], model: LeverModel, notes: list[str]
 ) -> pd.DataFrame:
     """The scenario version of `df`: the lever's variables changed for the eligible rows only."""
     out = df.copy()
