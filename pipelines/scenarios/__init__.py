@@ -1,6 +1,7 @@
 """Retention options: the public door to the scenario planner.
 
 - `levers`: the lever library (eligibility, parameters, published effects, how a lever changes a person).
+- `causal`: the stated causal structure (`causal_structure()` for the Methodology page).
 - `engine`: estimation (g-computation over the model, bootstrap intervals, confidentiality of results).
 - `store`: saved scenarios (save, list, show, compare, delete).
 
@@ -8,7 +9,16 @@ Callers import from here (`from pipelines import scenarios`), not from the modul
 """
 
 from pipelines.models import assumptions
-from pipelines.scenarios.engine import REFITS, RESAMPLES, group_released, latest_wave, run_scenario
+from pipelines.scenarios.causal import causal_structure, graph_edges
+from pipelines.scenarios.engine import (
+    E_VALUE_NOTE,
+    REFITS,
+    RESAMPLES,
+    SENSITIVITY,
+    group_released,
+    latest_wave,
+    run_scenario,
+)
 from pipelines.scenarios.levers import (
     ASSUMED_CAVEAT,
     CAVEAT,
@@ -29,6 +39,10 @@ from pipelines.scenarios.store import (
 
 __all__ = [
     "ASSUMED_CAVEAT",
+    "E_VALUE_NOTE",
+    "SENSITIVITY",
+    "causal_structure",
+    "graph_edges",
     "CAVEAT",
     "LEVERS",
     "REFITS",
