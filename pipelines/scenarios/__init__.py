@@ -35,6 +35,7 @@ from pipelines.scenarios.store import (
     list_scenarios,
     load_scenario,
     save_scenario,
+    within,
 )
 
 __all__ = [
@@ -61,4 +62,5 @@ __all__ = [
     "normalise_levers",
     "run_scenario",
     "save_scenario",
+    "within",
 ]

@@ -49,11 +49,16 @@ from pipelines.scenarios.levers import (
     _apply,
     _eligible,
     normalise_levers,
+    snap_threshold,
+    threshold_neighbours,
 )
 from pipelines.store import settings
 
 RESAMPLES = 200
 REFITS = 200  # one refit of the models per bootstrap replicate (percentile intervals need >= 200)
+
+# Eligible headcount (roster-weighted when a roster exists) is released rounded to this base.
+HEADCOUNT_ROUNDING = 5
 
 # Sensitivity columns of a result row (risk ratio among the eligible, E-value of the estimate and of
 # the interval limit closest to no effect; VanderWeele & Ding 2017). Empty for assumed levers.
@@ -83,7 +88,8 @@ class _Population:
     hc: np.ndarray
     cost: np.ndarray
     headcount_source: str
-    k: int
+    k: int  # minimum group for model-based levers
+    k_paths: int  # floor for levers sized by leave paths and reasons (max(k, intentions k, 10))
 
 
 def group_released(con: duckdb.DuckDBPyConnection, wave: str, filters: Mapping[str, str | None]) -> bool | None:
@@ -144,7 +150,8 @@ def _population(
         source = "roster"
     else:
         hc, source = counts, "respondents"
-    return _Population(df, codes, hc, cost, source, k)
+    k_paths = privacy.effective_k("intentions", k, int(settings.get(con, "intentions_min_group_size")))
+    return _Population(df, codes, hc, cost, source, k, k_paths)
 
 
 class _Effect:
@@ -253,7 +260,8 @@ def _summarise(
     safe = np.where(W > 0, W, 1.0)
     share_elig = np.where(W > 0, E / safe, 0.0)
     mean_delta = np.where(W > 0, Dl / safe, 0.0)
-    eligible_hc = share_elig @ pop.hc
+    # released like a count: rounded, and the programme cost follows the rounded figure
+    eligible_hc = HEADCOUNT_ROUNDING * np.round(share_elig @ pop.hc / HEADCOUNT_ROUNDING)
     departures = (-mean_delta * pop.hc) * (a - b)
     departures_avoided = departures.sum(axis=1)
     cost_avoided = departures @ np.nan_to_num(pop.cost)
@@ -343,19 +351,22 @@ def run_scenario(
     wave_df, model = _wave_inputs(con, wave, reasons, [c["key"] for c in chosen], refits, seed)
     pop = _population(con, wave_df, wave, {"site": site, "department": department, "role": role}, values)
     rng = np.random.default_rng(seed + 3)
-    rows, effects, programme_costs = [], [], []
+    rows, effects, programme_costs, sweeps = [], [], [], []
     for c in chosen:
         notes: list[str] = []
-        effect = _effects(c["key"], pop, c["params"], model, notes)
+        params = snap_threshold(c["key"], c["params"], notes)
+        effect = _effects(c["key"], pop, params, model, notes)
         effects.append(effect)
-        stats = _summarise(pop, effect, c["params"], values, resamples, rng)
+        sweeps.append(_sweep_isolates(c["key"], pop, params))
+        stats = _summarise(pop, effect, params, values, resamples, rng)
         programme_costs.append(float(stats["programme_cost"][0]))
-        rows.append(_row(c["key"], LEVERS[c["key"]].label, pop, effect.eligible, stats, notes))
+        rows.append(_row(c["key"], LEVERS[c["key"]].label, pop, effect.eligible, stats, notes, sweeps[-1]))
     eligibles = [e.eligible for e in effects]
     if len(chosen) > 1:
-        rows.append(_combined(pop, effects, programme_costs, values, resamples, rng))
+        row = _combined(pop, effects, programme_costs, values, resamples, rng, any(sweeps))
+        rows.append(row)
         eligibles.append(np.any(np.vstack(eligibles), axis=0))
-    _protect_nested(rows, eligibles, pop.k)
+    _protect_nested(rows, eligibles, [r.pop("_k") for r in rows])
     out = pd.DataFrame(rows)
     out.insert(0, "wave", wave)
     for col, value in (("site", site), ("department", department), ("role", role)):
@@ -363,7 +374,7 @@ def run_scenario(
     return out
 
 
-def _protect_nested(rows: list[dict[str, Any]], eligibles: list[np.ndarray], k: int) -> None:
+def _protect_nested(rows: list[dict[str, Any]], eligibles: list[np.ndarray], k: int | Sequence[int]) -> None:
     """Differencing protection between the rows of one scenario.
 
     When one row's eligible group contains another's (a lever inside the combined row, or a lever
@@ -371,6 +382,7 @@ def _protect_nested(rows: list[dict[str, Any]], eligibles: list[np.ndarray], k: 
     k - 1 people, the larger row is hidden too, so subtracting rows cannot isolate a small group.
     Repeats until nothing changes."""
     sets = [np.asarray(e, dtype=bool) for e in eligibles]
+    ks = [int(k)] * len(sets) if np.isscalar(k) else [int(x) for x in k]
     changed = True
     while changed:
         changed = False
@@ -381,8 +393,9 @@ def _protect_nested(rows: list[dict[str, Any]], eligibles: list[np.ndarray], k: 
                 if rows[j]["suppressed"] or np.any(small & ~big):
                     continue
                 diff = int(big.sum() - small.sum())
-                if 0 < diff < k:
-                    _hide(rows[j], k)
+                kk = max(ks[i], ks[j])
+                if 0 < diff < kk:
+                    _hide(rows[j], kk)
                     changed = True
 
 
@@ -404,6 +417,7 @@ def _combined(
     values: Mapping[str, Any],
     resamples: int,
     rng: np.random.Generator,
+    sweep_isolates: bool = False,
 ) -> dict[str, Any]:
     """All levers together (see `_Effect.together`). Overlap between a model lever and an assumed
     lever is not removed, so the combined row is an upper bound."""
@@ -418,15 +432,46 @@ def _combined(
             stats["programme_cost"] > 0, stats["net"] / np.maximum(stats["programme_cost"], 1e-12), np.nan
         )
     notes = ["Levers applied together; overlap between model-based and assumed levers is not removed (upper bound)."]
-    return _row("combined", "All levers together", pop, effect.eligible, stats, notes)
+    k = pop.k if effect.model_based else pop.k_paths
+    return _row("combined", "All levers together", pop, effect.eligible, stats, notes, sweep_isolates, k)
+
+
+def _sweep_isolates(key: str, pop: _Population, params: Mapping[str, float]) -> bool:
+    """Would the next threshold up or down change the eligible group by 1 to k - 1 people? Then a
+    sweep over the threshold isolates them (their call nights, their cell), so the row is hidden."""
+    near = threshold_neighbours(key, pop.df, params)
+    return near is not None and any(0 < m < pop.k for m in near)
 
 
 def _row(
-    key: str, label: str, pop: _Population, eligible: np.ndarray, stats: Mapping[str, np.ndarray], notes: list[str]
+    key: str,
+    label: str,
+    pop: _Population,
+    eligible: np.ndarray,
+    stats: Mapping[str, np.ndarray],
+    notes: list[str],
+    sweep_isolates: bool = False,
+    k: int | None = None,
 ) -> dict[str, Any]:
+    """One result row, with the confidentiality rules applied: the eligible group and the rest of
+    the scope each hold 0 or at least k people (k = the floor of 10 for levers sized by leave paths
+    and reasons, whose scope must hold 10 too); no neighbouring threshold differs by fewer than k;
+    no all-or-none answer in a group under 10."""
+    if k is None:
+        k = pop.k_paths if key in LEVERS and LEVERS[key].kind == "assumed" else pop.k
     n_scope, n_elig = len(pop.df), int(eligible.sum())
-    homogeneous = n_scope < 10 and n_elig in (0, n_scope)
-    suppressed = (0 < n_elig < pop.k) or homogeneous
+    reasons = []
+    if 0 < n_elig < k:
+        reasons.append(f"fewer than {k} eligible respondents")
+    if 0 < n_scope - n_elig < k:
+        reasons.append(f"fewer than {k} respondents in the scope are not eligible")
+    if n_scope < 10 and n_elig in (0, n_scope):
+        reasons.append("everyone or no one eligible in a group under 10")
+    if k > pop.k and n_scope < k:
+        reasons.append(f"options sized by leave paths and reasons need at least {k} respondents in the scope")
+    if sweep_isolates:
+        reasons.append(f"a neighbouring threshold would change the eligible group by fewer than {k} people")
+    suppressed = bool(reasons)
     row: dict[str, Any] = {
         "lever": key,
         "label": label,
@@ -461,9 +506,7 @@ def _row(
     row["evidence"] = lever.evidence if lever else ""
     row["caveat"] = lever.caveat if lever else CAVEAT
     if suppressed:
-        notes = [
-            *notes,
-            f"Fewer than {pop.k} eligible respondents (or everyone/no one in a group under 10): not shown.",
-        ]
+        notes = [*notes, f"Not shown: {'; '.join(reasons)}."]
     row["notes"] = " ".join(dict.fromkeys(notes))
+    row["_k"] = k
     return row

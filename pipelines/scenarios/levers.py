@@ -284,15 +284,79 @@ def _itl(df: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(_col(df, "itl"), nan=0.0) == 1.0
 
 
-def _eligible(key: str, df: pd.DataFrame, p: Mapping[str, float]) -> np.ndarray:
+@dataclass(frozen=True)
+class Threshold:
+    """A lever whose eligibility is a threshold on one variable: `column` `op` the parameter `param`,
+    on a grid of `step` (the parameter is snapped to it). Neighbouring thresholds differ by the
+    people in one grid class, which is what a sweep over the threshold would isolate."""
+
+    param: str
+    column: str
+    op: str  # ">=" or ">"
+    step: float
+
+
+THRESHOLDS: dict[str, Threshold] = {
+    "dropped_call": Threshold("threshold", "call_nights_per_month", ">=", 1.0),
+    "reduced_fte": Threshold("target_fte", "clinical_fte", ">", 0.05),
+    "ehr_support": Threshold("min_after_hours", "ehr_after_hours_per_week", ">=", 0.5),
+}
+
+
+def _grid_class(t: Threshold, x: np.ndarray) -> np.ndarray:
+    """Each value's class on the threshold grid (NaN stays NaN): x >= T*step <=> class >= T for
+    ">=", x > T*step <=> class > T for ">"."""
     with np.errstate(invalid="ignore"):
-        if key == "dropped_call":
-            return _col(df, "call_nights_per_month") >= p["threshold"]
-        if key == "reduced_fte":
-            wants = (df["intent_to_reduce_fte"].astype(object) == True).to_numpy(dtype=bool)  # noqa: E712
-            return (wants | _path_in(df, "reduce_hours")) & (_col(df, "clinical_fte") > p["target_fte"])
-        if key == "ehr_support":
-            return _col(df, "ehr_after_hours_per_week") >= p["min_after_hours"]
+        if t.op == ">=":
+            return np.floor(x / t.step + 1e-9)
+        return np.ceil(x / t.step - 1e-9)
+
+
+def snap_threshold(key: str, p: Mapping[str, float], notes: list[str] | None = None) -> dict[str, float]:
+    """The parameters with the lever's threshold snapped to its grid (a note says so when it moved)."""
+    t = THRESHOLDS.get(key)
+    if t is None:
+        return dict(p)
+    value = float(p[t.param])
+    snapped = round(round(value / t.step) * t.step, 10)
+    if notes is not None and abs(snapped - value) > 1e-9:
+        notes.append(f"{t.param} rounded to {snapped:g} (thresholds move in steps of {t.step:g}).")
+    return {**p, t.param: snapped}
+
+
+def _threshold_base(key: str, df: pd.DataFrame) -> np.ndarray:
+    """Who the threshold applies to (everyone, or for reduced FTE those who want fewer hours)."""
+    if key == "reduced_fte":
+        wants = (df["intent_to_reduce_fte"].astype(object) == True).to_numpy(dtype=bool)  # noqa: E712
+        return wants | _path_in(df, "reduce_hours")
+    return np.ones(len(df), dtype=bool)
+
+
+def threshold_neighbours(key: str, df: pd.DataFrame, p: Mapping[str, float]) -> tuple[int, int] | None:
+    """(people in the nearest class just inside the eligible set, people in the nearest class just
+    outside it): how many people the next threshold up or down would remove or add. 0 when there is
+    no such class. None for levers without a threshold."""
+    t = THRESHOLDS.get(key)
+    if t is None:
+        return None
+    base = _threshold_base(key, df)
+    q = _grid_class(t, _col(df, t.column))[base]
+    q = q[~np.isnan(q)]
+    T = round(float(p[t.param]) / t.step)
+    inside = q >= T if t.op == ">=" else q > T
+    up = int((q == q[inside].min()).sum()) if inside.any() else 0
+    down = int((q == q[~inside].max()).sum()) if (~inside).any() else 0
+    return up, down
+
+
+def _eligible(key: str, df: pd.DataFrame, p: Mapping[str, float]) -> np.ndarray:
+    t = THRESHOLDS.get(key)
+    if t is not None:
+        q = _grid_class(t, _col(df, t.column))
+        T = round(float(p[t.param]) / t.step)
+        with np.errstate(invalid="ignore"):
+            above = (q >= T) if t.op == ">=" else (q > T)
+        return _threshold_base(key, df) & above
     if key == "schedule_flexibility":
         return _itl(df) & _has_reason(df, "call_schedule", "family_caregiving", "own_health")
     if key == "temporary_break":

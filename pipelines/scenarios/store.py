@@ -63,19 +63,36 @@ def save_scenario(
     )
 
 
-def list_scenarios(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Saved scenarios, newest first, with their levers and scope in words."""
+VIEWER_DIMENSIONS: tuple[str, ...] = ("site", "department")
+
+
+def within(saved_scope: Mapping[str, Any], viewer: Mapping[str, Any] | None) -> bool:
+    """Was a scenario computed within the viewer's scope? `viewer` maps site and/or department to
+    the viewer's value (None or absent = not limited on it; `viewer=None` = the whole organisation).
+    A site leader sees only scenarios computed for that site (or a part of it), never the
+    organisation's or another site's."""
+    if not viewer:
+        return True
+    return all(viewer.get(dim) is None or saved_scope.get(dim) == viewer.get(dim) for dim in VIEWER_DIMENSIONS)
+
+
+def list_scenarios(con: duckdb.DuckDBPyConnection, scope: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Saved scenarios, newest first, with their levers and scope in words: only those computed
+    within the viewer's `scope` (site and/or department; None = everything)."""
     rows = con.execute(
         "select name, levers, scope, created_by, created_at from scenarios order by created_at desc, name"
     ).fetchall()
     out = []
-    for name, levers, scope, by, at in rows:
-        levers, scope = json.loads(levers), json.loads(scope)
+    for name, levers, saved, by, at in rows:
+        levers, saved = json.loads(levers), json.loads(saved)
+        if not within(saved, scope):
+            continue
+        scope_words = ", ".join(f"{k}={v}" for k, v in saved.items() if v is not None) or "whole organisation"
         out.append(
             {
                 "name": name,
                 "levers": ", ".join(lv["key"] if isinstance(lv, dict) else str(lv) for lv in levers),
-                "scope": ", ".join(f"{k}={v}" for k, v in scope.items() if v is not None) or "whole organisation",
+                "scope": scope_words,
                 "created_by": by,
                 "created_at": at,
             }
@@ -83,12 +100,13 @@ def list_scenarios(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["name", "levers", "scope", "created_by", "created_at"])
 
 
-def load_scenario(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any]:
-    """{"name", "levers", "scope", "results" (DataFrame), "created_by", "created_at"}."""
+def load_scenario(con: duckdb.DuckDBPyConnection, name: str, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """{"name", "levers", "scope", "results" (DataFrame), "created_by", "created_at"}. A scenario
+    outside the viewer's `scope` is reported as not found (its existence is not confirmed)."""
     rows = con.execute(
         "select name, levers, scope, results, created_by, created_at from scenarios where name = ?", [name]
     ).fetchall()
-    if not rows:
+    if not rows or not within(json.loads(rows[0][2]), scope):
         raise KeyError(f"No saved scenario called {name!r}.")
     row = rows[0]
     return {
@@ -101,11 +119,13 @@ def load_scenario(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any]:
     }
 
 
-def delete_scenario(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Delete a saved scenario; True when one was deleted."""
-    n = con.execute("select count(*) from scenarios where name = ?", [name]).fetchall()[0][0]
+def delete_scenario(con: duckdb.DuckDBPyConnection, name: str, scope: Mapping[str, Any] | None = None) -> bool:
+    """Delete a saved scenario; True when one was deleted (never one outside the viewer's `scope`)."""
+    rows = con.execute("select scope from scenarios where name = ?", [name]).fetchall()
+    if not rows or not within(json.loads(rows[0][0]), scope):
+        return False
     con.execute("delete from scenarios where name = ?", [name])
-    return bool(n)
+    return True
 
 
 def _headline(results: pd.DataFrame) -> pd.Series:
@@ -114,11 +134,14 @@ def _headline(results: pd.DataFrame) -> pd.Series:
     return (combined if len(combined) else results).iloc[0]
 
 
-def compare_scenarios(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> pd.DataFrame:
-    """Side by side: one row per result metric, for each scenario the estimate and its interval."""
+def compare_scenarios(
+    con: duckdb.DuckDBPyConnection, names: Sequence[str], scope: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Side by side: one row per result metric, for each scenario the estimate and its interval
+    (only scenarios within the viewer's `scope`; others are not found)."""
     data: dict[str, list[Any]] = {"metric": [label for _, label in RESULT_METRICS]}
     for name in names:
-        sc = load_scenario(con, name)
+        sc = load_scenario(con, name, scope)
         head = _headline(sc["results"])
         data[name] = [head.get(m) for m, _ in RESULT_METRICS]
         data[f"{name} low"] = [head.get(f"{m}_lo") for m, _ in RESULT_METRICS]
@@ -126,7 +149,7 @@ def compare_scenarios(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> p
     frame = pd.DataFrame(data)
     extra = {"metric": ["Levers", "Scope"]}
     for name in names:
-        sc = load_scenario(con, name)
+        sc = load_scenario(con, name, scope)
         extra[name] = [
             ", ".join(lv["key"] if isinstance(lv, dict) else str(lv) for lv in sc["levers"]),
             ", ".join(f"{k}={v}" for k, v in sc["scope"].items() if v is not None) or "whole organisation",
