@@ -37,6 +37,9 @@ def test_dropped_call_recovers_true_effect(con):
     assert row["programme_cost"] == pytest.approx(20_000 * released * 2)
     assert row["net"] == pytest.approx(row["cost_avoided"] - row["programme_cost"])
     assert row["roi"] == pytest.approx(row["net"] / row["programme_cost"])
+    # at the break-even cost per person a year, the programme cost equals the cost avoided
+    assert row["break_even_cost_per_person"] * released * 2 == pytest.approx(row["cost_avoided"])
+    assert row["break_even_cost_per_person_lo"] <= row["break_even_cost_per_person"]
 
 
 def test_assumed_lever_arithmetic(con):

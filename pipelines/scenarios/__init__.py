@@ -11,6 +11,7 @@ Callers import from here (`from pipelines import scenarios`), not from the modul
 from pipelines.models import assumptions
 from pipelines.scenarios.causal import causal_structure, graph_edges
 from pipelines.scenarios.engine import (
+    BREAK_EVEN,
     E_VALUE_NOTE,
     REFITS,
     RESAMPLES,
@@ -40,6 +41,7 @@ from pipelines.scenarios.store import (
 
 __all__ = [
     "ASSUMED_CAVEAT",
+    "BREAK_EVEN",
     "E_VALUE_NOTE",
     "SENSITIVITY",
     "causal_structure",

@@ -57,6 +57,14 @@ from pipelines.store import settings
 RESAMPLES = 200
 REFITS = 200  # one refit of the models per bootstrap replicate (percentile intervals need >= 200)
 
+# The programme cost per eligible person per year at which an option breaks even (net saving 0),
+# with its interval: what a leader can compare with a quote, whatever the default cost says.
+BREAK_EVEN: tuple[str, ...] = (
+    "break_even_cost_per_person",
+    "break_even_cost_per_person_lo",
+    "break_even_cost_per_person_hi",
+)
+
 # Eligible headcount (roster-weighted when a roster exists) is released rounded to this base.
 HEADCOUNT_ROUNDING = 5
 
@@ -269,6 +277,12 @@ def _summarise(
     net = cost_avoided - programme
     with np.errstate(invalid="ignore", divide="ignore"):
         roi = np.where(programme > 0, net / np.where(programme > 0, programme, 1.0), np.nan)
+        # the cost per eligible person per year at which the option pays for itself (net = 0)
+        break_even = np.where(
+            eligible_hc > 0,
+            (cost_avoided / horizon - params["fixed_cost"]) / np.where(eligible_hc > 0, eligible_hc, 1),
+            np.nan,
+        )
         itl_eligible = 100 * Dl.sum(axis=1) / np.where(E.sum(axis=1) > 0, E.sum(axis=1), np.nan)
         # risk ratio among the eligible: P(ITL) with the lever / P(ITL) without it
         risk_ratio = np.where(base > 0, 1 + Dl.sum(axis=1) / np.where(base > 0, base, 1.0), np.nan)
@@ -283,6 +297,7 @@ def _summarise(
         "net": net,
         "roi": roi,
         "risk_ratio": risk_ratio,
+        "break_even_cost_per_person": break_even,
     }
 
 
@@ -405,6 +420,7 @@ def _hide(row: dict[str, Any], k: int) -> None:
     for metric, _ in RESULT_METRICS:
         row[metric] = row[f"{metric}_lo"] = row[f"{metric}_hi"] = np.nan
     row.update(dict.fromkeys(SENSITIVITY, np.nan))
+    row.update(dict.fromkeys(BREAK_EVEN, np.nan))
     row["notes"] = (
         f"{row['notes']} Hidden: it differs from another option's eligible group by fewer than {k} people."
     ).strip()
@@ -488,6 +504,14 @@ def _row(
         lo = float(np.percentile(reps, 2.5)) if reps.size and not suppressed else np.nan
         hi = float(np.percentile(reps, 97.5)) if reps.size and not suppressed else np.nan
         row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = est, lo, hi
+    be = stats.get("break_even_cost_per_person")
+    if be is None or suppressed:
+        row.update(dict.fromkeys(BREAK_EVEN, np.nan))
+    else:
+        reps = be[1:][np.isfinite(be[1:])]
+        row["break_even_cost_per_person"] = float(be[0])
+        row["break_even_cost_per_person_lo"] = float(np.percentile(reps, 2.5)) if reps.size else np.nan
+        row["break_even_cost_per_person_hi"] = float(np.percentile(reps, 97.5)) if reps.size else np.nan
     rr = stats["risk_ratio"]
     reps = rr[1:][np.isfinite(rr[1:])]
     if suppressed or not np.isfinite(rr[0]) or not reps.size:
