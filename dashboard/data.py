@@ -85,8 +85,8 @@ class Snapshot:
 def _snapshot_readers() -> dict[str, Callable[[Any], Any]]:
     """Pipeline readers (each takes a connection) whose results every page may need; they are read
     with the released tables, so a page after a rebuild opens the warehouse once, not once per read."""
+    from pipelines import scenarios
     from pipelines.models import assumptions, risk  # noqa: F401  (assumptions registers settings)
-    from pipelines.scenarios import engine as scenarios
     from pipelines.store import settings
 
     return {

@@ -20,12 +20,11 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.filters import Filters
-from pipelines import contract
+from pipelines import contract, scenarios
 from pipelines.charts import KEY_METRICS
 from pipelines.contract.levels import DIMENSIONS, LEVELS
 from pipelines.models import assumptions, drivers, intentions
 from pipelines.release import tables
-from pipelines.scenarios import engine as scenarios
 from pipelines.store import warehouse
 
 # Released tables the pages read (pipelines.release.tables is the catalogue).
@@ -328,7 +327,7 @@ def _compare(db: str, stamp: float, names: tuple[str, ...]) -> pd.DataFrame:
 
 
 def compare_scenarios(names: Sequence[str]) -> pd.DataFrame:
-    """Saved scenarios side by side (pipelines.scenarios.engine.compare_scenarios)."""
+    """Saved scenarios side by side (pipelines.scenarios.compare_scenarios)."""
     return _compare(str(data.db_path()), _stamp(), tuple(names))
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import contract
+from pipelines import contract, scenarios
 from pipelines.models import intentions
 from pipelines.release import privacy
-from pipelines.scenarios import engine as scenarios
 from pipelines.store import warehouse
 from tests import model_fixtures as mf
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.scenarios import engine as scenarios
+from pipelines import scenarios
+from pipelines.scenarios import engine
 from pipelines.store import settings, warehouse
 from tests import model_fixtures as mf
 
@@ -29,12 +30,16 @@ def test_dropped_call_recovers_true_effect(con):
     assert row["itl_change_eligible_pp_lo"] <= truth <= row["itl_change_eligible_pp_hi"]
     assert row["itl_change_eligible_pp"] < 0
     eligible = int((SIM.frame["call_nights_per_month"] >= 8).sum())
-    assert row["n_eligible"] == eligible and row["eligible_headcount"] == eligible
+    released = 5 * round(eligible / 5)  # eligible headcount is released rounded to 5
+    assert row["n_eligible"] == eligible and row["eligible_headcount"] == released
     # money follows from departures avoided
     assert row["departures_avoided"] == pytest.approx(-row["itl_change_pp"] / 100 * 8000 * (0.25 - 0.08))
-    assert row["programme_cost"] == pytest.approx(20_000 * eligible * 2)
+    assert row["programme_cost"] == pytest.approx(20_000 * released * 2)
     assert row["net"] == pytest.approx(row["cost_avoided"] - row["programme_cost"])
     assert row["roi"] == pytest.approx(row["net"] / row["programme_cost"])
+    # at the break-even cost per person a year, the programme cost equals the cost avoided
+    assert row["break_even_cost_per_person"] * released * 2 == pytest.approx(row["cost_avoided"])
+    assert row["break_even_cost_per_person_lo"] <= row["break_even_cost_per_person"]
 
 
 def test_assumed_lever_arithmetic(con):
@@ -180,12 +185,16 @@ def _per_person_bootstrap(scope, eligible, delta, resamples, rng):
 
 def test_bootstrap_drawing_unaffected_people_per_cell_matches_the_per_person_bootstrap(con):
     values = dict(scenarios.assumptions.values(con))
-    wave_df, model = scenarios._wave_inputs(con, "2025", ["geography", "career_growth"], True, 10, 0)
-    scope = scenarios._scope(con, wave_df, "2025", {"site": None, "department": None, "role": None}, values)
+    wave_df, model = engine._wave_inputs(con, "2025", ["geography", "career_growth"], ["dropped_call"], 10, 0)
+    scope = engine._population(con, wave_df, "2025", {"site": None, "department": None, "role": None}, values)
     params = {"threshold": 8, "call_nights": 0, "cost_per_person": 0.0, "fixed_cost": 0.0}
-    eligible, delta, _ = scenarios._effects("dropped_call", scope, params, model, [])
+    effect = engine._effects("dropped_call", scope, params, model, [])
+    eligible = effect.eligible
+    delta = np.zeros((effect.refits + 1, len(eligible)))
+    for r in range(effect.refits + 1):
+        delta[r, eligible] = effect.replicate(r)[0]
     assert 0 < eligible.mean() < 0.6  # most people are drawn per cell, the case the shortcut is for
-    fast = scenarios._summarise(scope, eligible, delta, params, values, 600, np.random.default_rng(1))
+    fast = engine._summarise(scope, effect, params, values, 600, np.random.default_rng(1))
     reference = _per_person_bootstrap(scope, eligible.astype("float64"), delta, 600, np.random.default_rng(2))
     # the point estimate (index 0, unit weights) is exact
     point = fast["departures_avoided"][0]

@@ -12,12 +12,12 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pipelines import scenarios
 from pipelines.cli import common, output
 from pipelines.cli.common import command
 from pipelines.cli.main import add_db_argument
 from pipelines.models import risk
 from pipelines.models.build import TABLE_KINDS, release_table
-from pipelines.scenarios import engine as scenarios
 from pipelines.store import settings as settings_store
 
 NOTE = (

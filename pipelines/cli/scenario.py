@@ -9,11 +9,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pipelines import scenarios
 from pipelines.cli import common, output
 from pipelines.cli.common import InputError, command
 from pipelines.cli.main import add_db_argument
 from pipelines.cli.risk import add_filters, survey_wave
-from pipelines.scenarios import engine as scenarios
 from pipelines.store import warehouse
 
 RESULT_COLUMNS = (

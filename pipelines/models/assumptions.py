@@ -54,6 +54,16 @@ LEVER_SOURCES = {
     "call": "Associational only: surgeons on >= 2 nights of call a week report burnout 44-46% vs 30% at "
     "<= 1 (Balch/Shanafelt 2010). 8 nights a month is about 2 a week.",
 }
+# Shanafelt, Goh & Sinsky 2017 (JAMA Intern Med), worked example: a $1M-a-year programme for an
+# organisation of 450 physicians, i.e. about $2,200 per clinician per year. The only published
+# programme cost in REFERENCE.md; used for organisation-run options that have no price of their own.
+PROGRAMME_SCALE = 2_200.0
+PROGRAMME_SOURCE = (
+    "Shanafelt, Goh & Sinsky 2017, JAMA Intern Med ('The business case for investing in physician "
+    "well-being'), worked example: $1M a year for 450 physicians, about $2,200 per clinician per year. In "
+    "that example the programme only just paid for itself on turnover alone (2.5% -> 2.0% turnover saved "
+    "about $1.125M a year). Replace with your own quote."
+)
 
 SETTINGS_DEFINED: tuple[Setting, ...] = (
     Setting(
@@ -106,7 +116,9 @@ SETTINGS_DEFINED: tuple[Setting, ...] = (
         "lever_call_cost_per_person",
         20_000.0,
         "Yearly cost of covering the night call of one eligible clinician (nocturnist/locum cover).",
-        ASSUMPTION,
+        ASSUMPTION + " No published cost of call cover is in REFERENCE.md; at 8 nights a month $20,000 is "
+        "about $200 a night, well below locum rates, so treat it as a floor. The results show the cost per "
+        "person at which the option breaks even.",
         minimum=0.0,
         maximum=1_000_000.0,
     ),
@@ -154,9 +166,10 @@ SETTINGS_DEFINED: tuple[Setting, ...] = (
     ),
     Setting(
         "lever_ehr_cost_per_person",
-        3_600.0,
-        "Yearly cost per eligible clinician of EHR and inbox support (about $300 a month of scribe licence).",
-        ASSUMPTION,
+        PROGRAMME_SCALE,
+        "Yearly cost per eligible clinician of EHR and inbox support (inbox triage, message routing, "
+        "documentation support). An ambient-scribe seat may cost more: use your vendor's quote.",
+        PROGRAMME_SOURCE + " No published price for EHR and inbox support is in REFERENCE.md.",
         minimum=0.0,
         maximum=1_000_000.0,
     ),
@@ -170,9 +183,9 @@ SETTINGS_DEFINED: tuple[Setting, ...] = (
     ),
     Setting(
         "lever_schedule_flex_cost_per_person",
-        5_000.0,
+        PROGRAMME_SCALE,
         "Yearly cost per eligible clinician of a flexible schedule (scheduling, cover).",
-        ASSUMPTION,
+        PROGRAMME_SOURCE,
         minimum=0.0,
         maximum=1_000_000.0,
     ),
@@ -202,8 +215,9 @@ SETTINGS_DEFINED: tuple[Setting, ...] = (
     ),
     Setting(
         "lever_internal_move_cost_per_person",
-        5_000.0,
-        "Yearly cost per eligible clinician of an internal move (onboarding, credentialing).",
+        2_500.0,
+        "Yearly cost per eligible clinician of an internal move: a one-off $5,000 of onboarding and "
+        "credentialing spread over the two-year horizon (a move is paid once, not every year).",
         ASSUMPTION,
         minimum=0.0,
         maximum=1_000_000.0,

@@ -175,7 +175,7 @@ REASON_RATES: tuple[str, ...] = tuple(f"reason_{c}" for c in contract.LEAVE_REAS
 
 def option_map() -> pd.DataFrame:
     """The mapping from leave paths and reasons to retention options, with labels and rationale."""
-    from pipelines.scenarios.engine import LEVERS  # local import: scenarios imports risk, which is heavy
+    from pipelines.scenarios import LEVERS  # local import: scenarios imports risk, which is heavy
 
     labels = {**NON_LEVER_OPTIONS, **{k: v.label for k, v in LEVERS.items()}}
     rows = []

@@ -423,7 +423,7 @@ def _intent_pivot(long: pd.DataFrame, question: str, k: int) -> str:
 
 def compare_frame(levers: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The headline row of each saved scenario in the shape of scenarios.compare_scenarios."""
-    from pipelines.scenarios.engine import RESULT_METRICS
+    from pipelines.scenarios import RESULT_METRICS
 
     names = list(dict.fromkeys(levers["scenario"]))
     data: dict[str, list] = {"metric": [label for _, label in RESULT_METRICS]}

@@ -44,7 +44,7 @@ def ensure_models(db: str | Path) -> None:
 
 def save_examples(db: str | Path, resamples: int = 100, refits: int = 10) -> list[str]:
     """Run and save the example scenarios (skipping names that already exist)."""
-    from pipelines.scenarios import engine as scenarios
+    from pipelines import scenarios
 
     saved = []
     with warehouse.connect(db) as con:
