@@ -31,6 +31,9 @@ RESULT_COLUMNS = (
     output.Column("net", "net saving", kind="money"),
     output.Column("roi", "ROI", kind="pct"),
     output.Column("roi_ci", "95% interval", kind="pct", lo="roi_lo", hi="roi_hi"),
+    output.Column("break_even_cost_per_person", "break-even $/person/yr", kind="money"),
+    output.Column("e_value", "E-value", kind="num"),
+    output.Column("e_value_ci", "E-value (interval)", kind="num"),
     output.Column("notes", wrap=40),
 )
 LIST_COLUMNS = (
