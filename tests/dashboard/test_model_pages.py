@@ -15,7 +15,7 @@ from pipelines.ingest import first_run as bootstrap
 from pipelines.release import build
 from pipelines.store import warehouse
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "streamlit_app.py")
 TIMEOUT = 120
 RISK, DRIVERS = "dashboard/pages/attrition_risk.py", "dashboard/pages/drivers.py"
