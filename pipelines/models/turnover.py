@@ -416,7 +416,7 @@ def conversion_frame(cells: pd.DataFrame, values: dict[str, Any], strength: floa
 # --------------------------------------------------------------------------------------------
 def load_turnover(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Stored turnover cells (unit level, confidential: for the model only)."""
-    exists = con.execute("select count(*) from duckdb_tables() where table_name = 'turnover'").fetchone()[0]
+    exists = con.execute("select count(*) from duckdb_tables() where table_name = 'turnover'").fetchall()[0][0]
     if not exists:
         return pd.DataFrame(
             columns=["period", "site", "department", "role", "headcount_at_start", "leavers", "period_months"]
@@ -475,7 +475,7 @@ def produce_turnover(
     leavers per unit and period) and `rel_turnover_conversion` (the conversion rates learnt from it),
     both through privacy.release. Nothing when no turnover was uploaded. `risk_units`: the build's
     unsuppressed `rel_unit_risk` frame, if at hand (saves recomputing or re-reading the risk model)."""
-    if not con.execute("select count(*) from responses").fetchone()[0]:
+    if not con.execute("select count(*) from responses").fetchall()[0][0]:
         return []
     table, conversion = compute_check(con, risk_units=risk_units)
     if table.empty:
