@@ -260,12 +260,3 @@ def ingest_turnover(
     finally:
         mem.close()
         source.cleanup()
-
-
-def load_turnover(con) -> list[tuple]:
-    """Stored turnover rows (period, site, department, role, headcount_at_start, leavers, voluntary,
-    involuntary, period_months). Unit-level and confidential: for the model only, never for display."""
-    return con.execute(
-        "select period, site, department, role, headcount_at_start, leavers, voluntary_leavers, "
-        "involuntary_leavers, period_months from turnover order by period, site, department, role"
-    ).fetchall()

@@ -474,9 +474,12 @@ def produce_turnover(
     """Producer for pipelines.release.build.PRODUCERS: `rel_turnover_check` (predicted vs actual
     leavers per unit and period) and `rel_turnover_conversion` (the conversion rates learnt from it),
     both through privacy.release. Nothing when no turnover was uploaded. `risk_units`: the build's
-    unsuppressed `rel_unit_risk` frame, if at hand (saves recomputing or re-reading the risk model)."""
+    unsuppressed `rel_unit_risk` frame, if at hand (saves recomputing or re-reading the risk model);
+    else `ctx.shared["risk_units"]` when the context has it; else read from the model cache or computed."""
     if not con.execute("select count(*) from responses").fetchall()[0][0]:
         return []
+    if risk_units is None:  # the build's risk units, if the models producer shared them (ctx.shared)
+        risk_units = getattr(ctx, "shared", {}).get("risk_units")
     table, conversion = compute_check(con, risk_units=risk_units)
     if table.empty:
         return []
