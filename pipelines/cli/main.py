@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "pipelines.cli.scenario",
     "pipelines.cli.reports",
     "pipelines.cli.audit",
+    "pipelines.cli.turnover",
 )
 
 

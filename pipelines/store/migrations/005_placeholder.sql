@@ -1,0 +1,2 @@
+-- Migration 5: placeholder for the turnover branch (the real 005 comes from another branch; delete this file on merge).
+SELECT 1;
