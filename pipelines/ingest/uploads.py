@@ -23,7 +23,7 @@ def delete_upload(upload_id: str, db=None, actor: str | None = None) -> dict:
         if row is None:
             raise KeyError(upload_id)
         kind, wave, file_name = row
-        table = "responses" if kind == "responses" else "headcount"
+        table = {"responses": "responses", "headcount": "headcount", "turnover": "turnover"}[kind]
         removed = con.execute(f"select count(*) from {table} where upload_id = ?", [upload_id]).fetchone()[0]
         con.execute(f"delete from {table} where upload_id = ?", [upload_id])
         con.execute("delete from uploads where upload_id = ?", [upload_id])

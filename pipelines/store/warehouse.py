@@ -184,10 +184,10 @@ SCHEMA_VERSION = MIGRATIONS[-1].version
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     exists = con.execute(
         "select count(*) from information_schema.tables where table_name = 'schema_version'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return 0
-    return con.execute("select coalesce(max(version), 0) from schema_version").fetchone()[0]
+    return con.execute("select coalesce(max(version), 0) from schema_version").fetchall()[0][0]
 
 
 def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> int:

@@ -194,3 +194,12 @@ def test_cli_exit_codes_and_json(tmp_path, db, capsys):
     assert "Loaded good.csv" in capsys.readouterr().out
     assert main(["ingest-turnover", str(tmp_path / "missing.csv"), "--db", str(db)]) == 2
     assert stored(db) == (3, 1)
+
+
+def test_deleting_a_turnover_upload_removes_its_rows_and_nothing_else(tmp_path, db):
+    from pipelines.ingest import delete_upload
+
+    r = ingest_turnover(write_csv(tmp_path / "hr.csv", HEADER, GOOD), db=db)
+    assert r.status == "loaded", r.errors
+    delete_upload(r.upload_id, db=db)
+    assert stored(db) == (0, 0)
