@@ -53,23 +53,21 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipelines.contract import levels as _levels
 from pipelines.store import settings
 
 DIM_COLUMNS: tuple[str, ...] = ("wave", "site", "department", "role")
 BREAKDOWN: tuple[tuple[int, str], ...] = ((1, "site"), (2, "department"), (4, "role"))
+# Bitmask of the kept dimensions (site 1, department 2, role 4) -> level name, from pipelines.contract.levels;
+# the department levels without their site (2, 6) are accepted for tables that release them.
 LEVEL_NAMES: dict[int, str] = {
-    0: "organisation",
-    1: "site",
-    3: "department",
-    4: "role",
-    5: "site_role",
-    7: "department_role",
-    2: "department_all_sites",
-    6: "department_role_all_sites",
-}
+    sum(bit for bit, col in BREAKDOWN if col in dims): name for name, dims in _levels.LEVELS.items()
+} | {2: "department_all_sites", 6: "department_role_all_sites"}
 LEVEL_ORDER: dict[str, int] = {name: i for i, name in enumerate(LEVEL_NAMES.values())}
 # Columns that describe a row rather than report a figure: never nulled by suppression.
 KEY_COLUMNS: tuple[str, ...] = (*DIM_COLUMNS, "level", "metric", "stat", "suppressed", "display")
+# mean metric -> the rate of the same variable beside it (pipelines.metrics.released)
+COMPANION_RATES: dict[str, str] = {"call_nights": "call_heavy", "mini_z": "joyful"}
 HOMOGENEITY_N = 10  # below this many answers a 0%/100% rate is shown only as a band
 KINDS = ("metrics", "intentions", "model")
 SUPPRESSED_TEXT = "hidden to protect confidentiality"
@@ -415,7 +413,14 @@ def _release_long(out: pd.DataFrame, group_hidden: np.ndarray, k: int) -> pd.Dat
     group_rels = relations(groups)
     group_of = {key: i for i, key in enumerate(_keys(groups, gcols))}
     row_group = np.array([group_of[key] for key in _keys(out, gcols)])
+    # A mean of the variable behind a rate is hidden where that rate is hidden or banded (attack 9:
+    # a mean of 0.0 call nights beside "≤20%" would say 0%).
+    withheld: dict[str, np.ndarray] = {}
     for _metric, rows in out.groupby("metric", sort=True).indices.items():
+        rate_of = COMPANION_RATES.get(_metric)
+        if rate_of in withheld:
+            companion = withheld[rate_of][row_group[rows]]
+            hidden[rows] |= companion
         # The same parent/child structure for every metric: map group positions to rows.
         local = np.full(len(groups), -1)
         local[row_group[rows]] = np.arange(len(rows))
@@ -429,6 +434,10 @@ def _release_long(out: pd.DataFrame, group_hidden: np.ndarray, k: int) -> pd.Dat
             success=success[rows] if rate_metric else None,
             banded=banded[rows],
         )
+        if rate_metric:
+            mask = np.zeros(len(groups), dtype=bool)
+            mask[row_group[rows]] = hidden[rows] | banded[rows]
+            withheld[_metric] = mask
     value_cols = [c for c in _value_columns(out) if c not in ("n", "answered")]
     _null(out, hidden, ["n", "answered", *value_cols])
     _null(out, banded & ~hidden, value_cols)

@@ -229,3 +229,26 @@ def test_attack9_mean_reveals_band(con: duckdb.DuckDBPyConnection) -> None:
     assert any("call_heavy" in p.detail and "band ≤20%" in p.detail and "exactly 0" in p.detail for p in found), found
     _store(con, _attack9(protected=True))
     assert _pinned(con) == []
+
+
+def test_release_hides_a_mean_beside_a_banded_rate() -> None:
+    """The protection of attack 9: privacy.release hides the call-nights mean where call-heavy is banded."""
+    rows = []
+    for level, site, role, n, heavy, nights in (
+        ("organisation", None, None, 30, 10, 2.5),
+        ("site", "S", None, 30, 10, 2.5),
+        ("role", None, "nurse", 6, 0, 0.0),
+        ("role", None, "physician", 24, 10, 3.1),
+        ("site_role", "S", "nurse", 6, 0, 0.0),
+        ("site_role", "S", "physician", 24, 10, 3.1),
+    ):
+        base = {"wave": W, "site": site, "department": None, "role": role, "n": n, "answered": n}
+        rows.append({**base, "metric": "call_heavy", "stat": "rate", "value": heavy / n, "lo": 0.0, "hi": 1.0})
+        rows.append({**base, "metric": "call_nights", "stat": "mean", "value": nights, "lo": None, "hi": None})
+    out = privacy.release(pd.DataFrame(rows), kind="metrics", k=5)
+    nurse = out[(out["role"] == "nurse") & (out["level"] == "site_role")].set_index("metric")
+    assert nurse.loc["call_heavy", "display"].startswith("≤") or bool(nurse.loc["call_heavy", "suppressed"])
+    assert bool(nurse.loc["call_nights", "suppressed"]) and pd.isna(nurse.loc["call_nights", "value"])
+    # The physicians' mean is hidden too (site − physicians would give the nurses' mean).
+    phys = out[(out["role"] == "physician") & (out["level"] == "site_role")].set_index("metric")
+    assert bool(phys.loc["call_nights", "suppressed"])
