@@ -234,7 +234,7 @@ def test_attack9_mean_reveals_band(con: duckdb.DuckDBPyConnection) -> None:
 def test_release_hides_a_mean_beside_a_banded_rate() -> None:
     """The protection of attack 9: privacy.release hides the call-nights mean where call-heavy is banded."""
     rows = []
-    for level, site, role, n, heavy, nights in (
+    for _level, site, role, n, heavy, nights in (
         ("organisation", None, None, 30, 10, 2.5),
         ("site", "S", None, 30, 10, 2.5),
         ("role", None, "nurse", 6, 0, 0.0),
