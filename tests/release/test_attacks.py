@@ -252,3 +252,16 @@ def test_release_hides_a_mean_beside_a_banded_rate() -> None:
     # The physicians' mean is hidden too (site − physicians would give the nurses' mean).
     phys = out[(out["role"] == "physician") & (out["level"] == "site_role")].set_index("metric")
     assert bool(phys.loc["call_nights", "suppressed"])
+
+
+def test_stored_reads_the_release_as_stored(con: duckdb.DuckDBPyConnection) -> None:
+    """Attack 4's remedy: surfaces read the stored pattern (build.stored) instead of re-releasing."""
+    from pipelines.release import build
+
+    g = _attack1_groups(protected=True)
+    _store(con, {"rel_groups": g})
+    got = build.stored(con, "rel_groups", wave=W, levels=["site_role"], site="b")
+    assert got["role"].tolist() == ["physician", "resident"]
+    assert got["suppressed"].tolist() == [True, True]
+    with pytest.raises(ValueError):
+        build.stored(con, "responses")
