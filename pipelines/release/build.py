@@ -152,3 +152,31 @@ def build(db: str | os.PathLike | None = None) -> BuildSummary:
         tables, ctx, started = compute(con)
     with warehouse.connect(db) as con:
         return _summary(tables, ctx, started, write(con, tables, ctx))
+
+
+def stored(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    *,
+    wave: str | None = None,
+    levels: list[str] | tuple[str, ...] | None = None,
+    site: str | None = None,
+    department: str | None = None,
+    role: str | None = None,
+):
+    """A stored released table, filtered: what every surface (CLI, exports, pages) must show, so
+    that no surface re-releases a table with a suppression pattern of its own."""
+    if not TABLE_NAME.match(name) or not name.startswith("rel_"):
+        raise ValueError(f"not a released table name: {name!r}")
+    present = con.execute("select count(*) from information_schema.tables where table_name = ?", [name]).fetchone()[0]
+    if not present:
+        raise LookupError(f"{name} has not been built yet: run `python -m pipelines build`.")
+    df = con.execute(f'select * from "{name}"').df()  # name matched TABLE_NAME
+    if wave is not None:
+        df = df[df["wave"].astype("str") == str(wave)]
+    if levels:
+        df = df[df["level"].isin(list(levels))]
+    for col, value in (("site", site), ("department", department), ("role", role)):
+        if value is not None:
+            df = df[df[col].astype("str").str.casefold() == str(value).casefold()]
+    return df.reset_index(drop=True)

@@ -53,23 +53,21 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipelines.contract import levels as _levels
 from pipelines.store import settings
 
 DIM_COLUMNS: tuple[str, ...] = ("wave", "site", "department", "role")
 BREAKDOWN: tuple[tuple[int, str], ...] = ((1, "site"), (2, "department"), (4, "role"))
+# Bitmask of the kept dimensions (site 1, department 2, role 4) -> level name, from pipelines.contract.levels;
+# the department levels without their site (2, 6) are accepted for tables that release them.
 LEVEL_NAMES: dict[int, str] = {
-    0: "organisation",
-    1: "site",
-    3: "department",
-    4: "role",
-    5: "site_role",
-    7: "department_role",
-    2: "department_all_sites",
-    6: "department_role_all_sites",
-}
+    sum(bit for bit, col in BREAKDOWN if col in dims): name for name, dims in _levels.LEVELS.items()
+} | {2: "department_all_sites", 6: "department_role_all_sites"}
 LEVEL_ORDER: dict[str, int] = {name: i for i, name in enumerate(LEVEL_NAMES.values())}
 # Columns that describe a row rather than report a figure: never nulled by suppression.
 KEY_COLUMNS: tuple[str, ...] = (*DIM_COLUMNS, "level", "metric", "stat", "suppressed", "display")
+# mean metric -> the rate of the same variable beside it (pipelines.metrics.released)
+COMPANION_RATES: dict[str, str] = {"call_nights": "call_heavy", "mini_z": "joyful"}
 HOMOGENEITY_N = 10  # below this many answers a 0%/100% rate is shown only as a band
 KINDS = ("metrics", "intentions", "model")
 SUPPRESSED_TEXT = "hidden to protect confidentiality"
@@ -291,9 +289,62 @@ def _group_pass(df: pd.DataFrame, k: int) -> np.ndarray:
     if len(groups) != len(df.drop_duplicates([*gcols, "n"])):
         raise ValueError("Each group must have a single n.")
     n = groups["n"].astype("int64").to_numpy()
-    hidden = _protect(n, n < k, relations(groups), k)
+    rels = relations(groups)
+    hidden = _protect(n, n < k, rels, k)
+    if ATTACKER_SECONDARY:
+        hidden = _secondary_people(groups, n, hidden, rels, k)
     flag = dict(zip(_keys(groups, gcols), hidden, strict=True))
     return np.array([flag[key] for key in _keys(df, gcols)], dtype=bool)
+
+
+MAX_ATTACK_ROUNDS = 50
+# Attacker-driven secondary suppression of the counts of people. Off until the release tests are
+# reconciled with the patterns it produces (it changes which small units show in the fixtures).
+ATTACKER_SECONDARY = False
+
+
+def _secondary_people(
+    groups: pd.DataFrame, n: np.ndarray, hidden: list[bool], rels: list[tuple[int, list[int]]], k: int
+) -> list[bool]:
+    """Secondary suppression driven by the attacker (pipelines.release.attack) on the counts of people:
+    while a hidden n is pinned (its derivable range narrower than the protection interval), hide the
+    smallest visible group among the released counts that pin it, then close the pattern again."""
+    from pipelines.release import attack
+
+    hidden = list(hidden)
+    index = {(str(w), tuple(key)): i for i, (w, *key) in enumerate(_keys(groups, list(DIM_COLUMNS)))}
+    for _ in range(MAX_ATTACK_ROUNDS):
+        frame = groups.assign(n=np.where(hidden, None, n).astype(object), suppressed=hidden)
+        pinned = []
+        for wave in sorted(frame["wave"].astype("str").unique().tolist()):
+            rel = attack.read_release({"rel_groups": frame}, wave)
+            pinned += attack.attack_release(rel)
+        if not pinned:
+            return hidden
+        for p in pinned:
+            choices = [index.get((str(s.wave), tuple(s.key))) for s in p.sources]
+            choices = [
+                i
+                for i in choices
+                if i is not None and not hidden[i] and any(x is not None for x in groups.iloc[i][list(DIMS_ONLY)])
+            ]
+            if not choices:  # no named source: hide the smallest visible group overlapping the figure
+                choices = [
+                    i
+                    for i, (w, *key) in enumerate(_keys(groups, list(DIM_COLUMNS)))
+                    if not hidden[i] and str(w) == p.figure.wave and _overlap(tuple(key), p.figure.key)
+                ]
+            if choices:
+                hidden[min(choices, key=lambda i: (n[i], i))] = True
+        hidden = _protect(n, hidden, rels, k)
+    return [True] * len(hidden)
+
+
+DIMS_ONLY: tuple[str, ...] = ("site", "department", "role")
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    return all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
 
 
 def release(
@@ -362,7 +413,14 @@ def _release_long(out: pd.DataFrame, group_hidden: np.ndarray, k: int) -> pd.Dat
     group_rels = relations(groups)
     group_of = {key: i for i, key in enumerate(_keys(groups, gcols))}
     row_group = np.array([group_of[key] for key in _keys(out, gcols)])
+    # A mean of the variable behind a rate is hidden where that rate is hidden or banded (attack 9:
+    # a mean of 0.0 call nights beside "≤20%" would say 0%).
+    withheld: dict[str, np.ndarray] = {}
     for _metric, rows in out.groupby("metric", sort=True).indices.items():
+        rate_of = COMPANION_RATES.get(_metric)
+        if rate_of in withheld:
+            companion = withheld[rate_of][row_group[rows]]
+            hidden[rows] |= companion
         # The same parent/child structure for every metric: map group positions to rows.
         local = np.full(len(groups), -1)
         local[row_group[rows]] = np.arange(len(rows))
@@ -376,6 +434,10 @@ def _release_long(out: pd.DataFrame, group_hidden: np.ndarray, k: int) -> pd.Dat
             success=success[rows] if rate_metric else None,
             banded=banded[rows],
         )
+        if rate_metric:
+            mask = np.zeros(len(groups), dtype=bool)
+            mask[row_group[rows]] = hidden[rows] | banded[rows]
+            withheld[_metric] = mask
     value_cols = [c for c in _value_columns(out) if c not in ("n", "answered")]
     _null(out, hidden, ["n", "answered", *value_cols])
     _null(out, banded & ~hidden, value_cols)
@@ -551,7 +613,15 @@ def _manifest(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("select table_name, kind from release_manifest").fetchall())
 
 
-def audit(con: duckdb.DuckDBPyConnection) -> list[Problem]:
+def attack_problems(con: duckdb.DuckDBPyConnection) -> list[Problem]:
+    """The attacker's findings (pipelines.release.attack) as Problems: every pinned protected figure,
+    with its derivable range and the released figures it is derived from."""
+    from pipelines.release import attack
+
+    return [Problem(p.figure.table, "pinned", str(p)) for p in attack.attack_stored(con).pinned]
+
+
+def audit(con: duckdb.DuckDBPyConnection, *, attack: bool = False) -> list[Problem]:
     """Check every released table (`rel_*`) in the warehouse; an empty list means all is well.
 
     Uses the thresholds in the warehouse settings; tables registered with kind "intentions" in
@@ -571,4 +641,6 @@ def audit(con: duckdb.DuckDBPyConnection) -> list[Problem]:
         kind = kinds.get(name) or ("intentions" if ("intention" in name or "reason" in name) else "metrics")
         df = con.execute(f'select * from "{name}"').df()  # name read from the catalog
         problems += check_released(df, k_int if kind == "intentions" else k, table=name)
+    if attack:
+        problems += attack_problems(con)
     return problems

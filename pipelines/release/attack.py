@@ -1,0 +1,804 @@
+"""The attacker: what an adversary can work out from the STORED release, by integer programming.
+
+The release of one wave is read as a linear system over the finest cells (site × department × role):
+
+- unknown whole numbers of people per cell, `N_c` (at least 1 where a released row lists the cell,
+  0 where no row does: the cell does not exist);
+- per population behind a table (the people answering a metric, the leave-path question, the
+  reasons question): unknown `a_c` with 0 ≤ a_c ≤ N_c;
+- per rate ("family": a metric, a leave path, a reason): unknown successes 0 ≤ s_c ≤ a_c; leave
+  paths are exclusive, so the paths of a cell add up to its path population;
+- for the means that sit beside a rate of the same variable (call nights beside "4+ call nights",
+  the Mini-Z index beside "joyful"): the unknown sum T_c of the variable, with
+  xmin·(a − s) + t·s ≤ T ≤ (t − 1)·(a − s) + xmax·s.
+
+Every released figure is a constraint over the cells it aggregates: a visible n or answered is
+Σ = n; a visible rate r is Σ s − r·Σ a = 0 (the stored float, within rounding); a band ("≤20%",
+"≥80%" in `display`) is an inequality; a pooled driver share of several items is
+Σ_items Σ s − r·Σ_items Σ a = 0; a visible mean m is Σ T = m·Σ a.
+
+For every protected figure (a hidden n, a hidden rate's successes and failures, a banded rate's
+successes) the attacker computes the tightest [min, max] by `scipy.optimize.milp` (HiGHS). The
+protection intervals (a figure is *pinned* when its range is narrower):
+
+- a hidden count of people: max − min ≥ PEOPLE_INTERVAL (2): at least three possible sizes;
+- a hidden rate: neither its successes nor its failures exact (max > min for both), so no
+  hidden cell can be shown to be all or none, or "exactly 3 of them";
+- a banded rate: its successes not exact, so the band is never pinned to 0, to n, or to one value.
+
+Speed: one wave at a time and one *block* at a time (families linked by pooled shares, companions
+or exclusivity; every block carries the people counts). Ranges are batched: a few solutions of
+summed objectives witness wide ranges for most figures at once; only figures not yet witnessed
+wide get their own min/max solves. It works on aggregated cells (hundreds), never on respondents.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+from pipelines.contract import levels
+
+DIMS: tuple[str, ...] = levels.DIMENSIONS
+PEOPLE_INTERVAL = 2  # a hidden count must stay uncertain over at least 3 values
+RATE_INTERVAL = 1  # a hidden or banded rate's successes (and failures) must not be exact
+BIG = 1_000_000
+TIME_LIMIT = 2.0  # seconds per solve; a solve that runs out keeps HiGHS's bound (never narrower)
+PEOPLE = "people"
+# Tables whose `n` counts respondents (the same people as rel_groups) when their visible n agree.
+PEOPLE_TABLES: tuple[str, ...] = ("rel_groups", "rel_unit_risk", "rel_driver_importance")
+# Rates whose variable also has a released mean: (mean metric, threshold, min, max) of the variable.
+COMPANIONS: dict[str, tuple[str, float, float, float]] = {
+    "call_heavy": ("call_nights", 4.0, 0.0, 31.0),
+    "joyful": ("mini_z", 40.0, 10.0, 50.0),
+}
+_BAND = re.compile(r"^\s*([≤≥])\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+# ------------------------------------------------------------------------------------------
+# Facts read from released tables
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Count:
+    """A released count over a group: Σ pop = value (None when hidden: a protected figure)."""
+
+    table: str
+    wave: str
+    key: tuple  # (site, department, role), None = all
+    pop: str
+    value: int | None
+    column: str = "n"
+
+
+@dataclass(frozen=True)
+class Share:
+    """A released rate over a group: Σ s(families) − q·Σ a(families) within [lo, hi].
+
+    kind "exact" (lo = hi = 0 with q the rate), "band" (one side open), "hidden" (no constraint,
+    a protected figure), "mean" (Σ T = q·Σ a, for a companion mean)."""
+
+    table: str
+    wave: str
+    key: tuple
+    families: tuple[str, ...]
+    kind: str
+    q: float = 0.0
+    upper: bool = True  # band: ≤ (True) or ≥ (False)
+    column: str = ""
+    display: str = ""
+    bound: int | None = None  # the whole-number form when the denominator is visible: Σ s = / ≤ / ≥ bound
+
+
+@dataclass
+class Release:
+    """The facts of one wave: counts, shares, the families' populations and the cells."""
+
+    wave: str
+    cells: list[tuple]
+    counts: list[Count] = field(default_factory=list)
+    shares: list[Share] = field(default_factory=list)
+    family_pop: dict[str, str] = field(default_factory=dict)  # family -> population of its a
+    exclusive: dict[str, list[str]] = field(default_factory=dict)  # population -> families adding up to it
+
+
+def _key(row: Mapping) -> tuple:
+    return tuple(None if (row[d] is None or row[d] != row[d]) else str(row[d]) for d in DIMS)
+
+
+def _where(key: tuple) -> str:
+    parts = [str(v) for v in key if v is not None]
+    return "/".join(parts) if parts else "organisation"
+
+
+def _level(key: tuple) -> str:
+    return levels.level_of(*key)
+
+
+def parse_band(text: object) -> tuple[bool, float] | None:
+    """(upper?, fraction) of a band text such as "≤20%" or "≥80%", else None."""
+    if not isinstance(text, str):
+        return None
+    m = _BAND.match(text)
+    if not m:
+        return None
+    return m.group(1) == "≤", float(m.group(2)) / 100.0
+
+
+def _rows(df: pd.DataFrame) -> list[dict]:
+    return df.astype(object).where(df.notna(), None).to_dict("records")
+
+
+def _visible(row: Mapping) -> bool:
+    s = row.get("suppressed")
+    return s is not None and not bool(s)
+
+
+def metric_aliases() -> dict[str, str]:
+    """Metric name -> canonical name (metrics scored by the same expression are one figure)."""
+    from pipelines.metrics import released
+
+    first: dict[str, str] = {}
+    out = {}
+    for m in released.METRICS:
+        out[m.name] = first.setdefault(m.expr, m.name)
+    return out
+
+
+def pooled_items(call_threshold: float | None = 4.0) -> dict[str, tuple[str, ...]]:
+    """rel_driver_importance `<group>_unfavourable` -> the rel_metrics metrics it pools."""
+    from pipelines.metrics import released
+    from pipelines.models import drivers
+
+    out = {}
+    for g in drivers.DRIVER_GROUPS:
+        items = tuple(f"unfav_{i}" for i in g.items)
+        if g.key == "call":
+            items = ("call_heavy",) if call_threshold == released.CALL_HEAVY_AT else ()
+        if items:
+            out[f"{g.key}_unfavourable"] = items
+    return out
+
+
+def read_release(tables: Mapping[str, pd.DataFrame], wave: str, *, call_threshold: float | None = 4.0) -> Release:
+    """The facts of one wave from released frames (as stored)."""
+    frames = {}
+    for name, df in tables.items():
+        if df is None or df.empty or "wave" not in df.columns:
+            continue
+        sub = df[df["wave"].astype("str").fillna("") == wave]
+        if not sub.empty:
+            frames[name] = _rows(sub)
+    cells = sorted(
+        {_key(r) for rows in frames.values() for r in rows if all(r.get(d) is not None for d in DIMS)},
+        key=lambda k: tuple(str(v) for v in k),
+    )
+    rel = Release(wave=wave, cells=cells)
+    aliases = metric_aliases()
+    # Counts of people: rel_groups, and other tables whose visible n agree with it.
+    base = {(_key(r)): r["n"] for r in frames.get("rel_groups", []) if _visible(r)}
+    for name in PEOPLE_TABLES:
+        rows = frames.get(name)
+        if not rows:
+            continue
+        vis = {_key(r): r["n"] for r in rows if _visible(r)}
+        same = name == "rel_groups" or not base or all(base.get(k, v) == v for k, v in vis.items())
+        pop = PEOPLE if same else f"pop:{name}"
+        for r in rows:
+            rel.counts.append(Count(name, wave, _key(r), pop, int(r["n"]) if _visible(r) else None))
+    # rel_metrics (long)
+    for r in frames.get("rel_metrics", []):
+        metric = aliases.get(r["metric"], r["metric"])
+        key = _key(r)
+        fam = f"m:{metric}"
+        rel.family_pop[fam] = f"ans:{metric}"
+        stat = r.get("stat") or "rate"
+        if _visible(r) and r.get("n") is not None:
+            rel.counts.append(Count("rel_metrics", wave, key, PEOPLE, int(r["n"])))
+        if stat != "rate":
+            companion = next((c for c, spec in COMPANIONS.items() if spec[0] == metric), None)
+            if companion is None:
+                continue
+            fam = f"m:{aliases.get(companion, companion)}"
+            rel.family_pop[fam] = f"ans:{aliases.get(companion, companion)}"
+            if _visible(r) and r.get("answered") is not None:
+                rel.counts.append(Count("rel_metrics", wave, key, rel.family_pop[fam], int(r["answered"]), "answered"))
+                if r.get("value") is not None:
+                    rel.shares.append(
+                        Share("rel_metrics", wave, key, (fam,), "mean", float(r["value"]), column=r["metric"])
+                    )
+            continue
+        if not _visible(r):
+            rel.shares.append(Share("rel_metrics", wave, key, (fam,), "hidden", column=r["metric"]))
+            continue
+        if r.get("answered") is not None:
+            rel.counts.append(Count("rel_metrics", wave, key, rel.family_pop[fam], int(r["answered"]), "answered"))
+        if r.get("value") is not None:
+            rel.shares.append(Share("rel_metrics", wave, key, (fam,), "exact", float(r["value"]), column=r["metric"]))
+        else:
+            band = parse_band(r.get("display"))
+            if band is not None:
+                rel.shares.append(
+                    Share("rel_metrics", wave, key, (fam,), "band", band[1], band[0], r["metric"], r.get("display"))
+                )
+    # Pooled driver shares: Σ_items s − r·Σ_items a = 0 over the rel_metrics families.
+    pooled = pooled_items(call_threshold)
+    for r in frames.get("rel_driver_importance", []):
+        if not _visible(r):
+            continue
+        for col, items in pooled.items():
+            if col not in r:
+                continue
+            fams = tuple(dict.fromkeys(f"m:{aliases.get(i, i)}" for i in items))
+            for f in fams:
+                rel.family_pop.setdefault(f, "ans:" + f[2:])
+            if r.get(col) is not None:
+                rel.shares.append(
+                    Share("rel_driver_importance", wave, _key(r), fams, "exact", float(r[col]), column=col)
+                )
+            else:
+                band = parse_band(r.get(f"{col}_display"))
+                if band is not None:
+                    rel.shares.append(
+                        Share(
+                            "rel_driver_importance",
+                            wave,
+                            _key(r),
+                            fams,
+                            "band",
+                            band[1],
+                            band[0],
+                            col,
+                            r.get(f"{col}_display"),
+                        )
+                    )
+    # Leave paths (exclusive) and reasons: wide, n = the question's population, <x>_count.
+    for name, prefix, exclusive in (("rel_leave_paths", "path_", True), ("rel_leave_reasons", "reason_", False)):
+        rows = frames.get(name)
+        if not rows:
+            continue
+        pop = f"pop:{name}"
+        codes = [c[: -len("_count")] for c in rows[0] if c.startswith(prefix) and c.endswith("_count")]
+        for code in codes:
+            rel.family_pop[f"{name}:{code}"] = pop
+        if exclusive:
+            rel.exclusive[pop] = [f"{name}:{c}" for c in codes]
+        for r in rows:
+            key = _key(r)
+            if not _visible(r):
+                rel.counts.append(Count(name, wave, key, pop, None))
+                for code in codes:
+                    rel.shares.append(Share(name, wave, key, (f"{name}:{code}",), "hidden", column=code))
+                continue
+            rel.counts.append(Count(name, wave, key, pop, int(r["n"])))
+            for code in codes:
+                fam = (f"{name}:{code}",)
+                if r.get(f"{code}_count") is not None:
+                    q = float(r[f"{code}_count"]) / float(r["n"]) if r["n"] else 0.0
+                    rel.shares.append(Share(name, wave, key, fam, "exact", q, column=code))
+                elif (band := parse_band(r.get(f"{code}_display"))) is not None:
+                    rel.shares.append(
+                        Share(name, wave, key, fam, "band", band[1], band[0], code, r.get(f"{code}_display"))
+                    )
+                else:
+                    rel.shares.append(Share(name, wave, key, fam, "hidden", column=code))
+    return _integer_forms(rel)
+
+
+def _integer_forms(rel: Release) -> Release:
+    """Where a share's denominator is released too, state it in whole numbers (Σ s = round(q·A))."""
+    known: dict[tuple[str, tuple], int] = {}
+    for c in rel.counts:
+        if c.value is not None:
+            known[(c.pop, c.key)] = c.value
+    out = []
+    for sh in rel.shares:
+        if sh.kind in ("exact", "band"):
+            dens = [known.get((rel.family_pop.get(f, ""), sh.key)) for f in sh.families]
+            if all(d is not None for d in dens):
+                total = sum(dens) * sh.q
+                if sh.kind == "exact":
+                    bound = round(total)
+                elif sh.upper:
+                    bound = math.floor(total + 1e-9)
+                else:
+                    bound = math.ceil(total - 1e-9)
+                sh = Share(
+                    sh.table, sh.wave, sh.key, sh.families, sh.kind, sh.q, sh.upper, sh.column, sh.display, bound
+                )
+        out.append(sh)
+    rel.shares = out
+    return rel
+
+
+# ------------------------------------------------------------------------------------------
+# The integer program
+# ------------------------------------------------------------------------------------------
+class System:
+    """Integer variables with bounds and labelled linear rows lo ≤ a·x ≤ hi."""
+
+    def __init__(self) -> None:
+        self.lb: list[float] = []
+        self.ub: list[float] = []
+        self.integer: list[int] = []
+        self.rows: list[tuple[dict[int, float], float, float, object]] = []
+        self._compiled = None
+
+    def var(self, lb: float = 0, ub: float = BIG, integer: bool = True) -> int:
+        self.lb.append(lb)
+        self.ub.append(ub)
+        self.integer.append(1 if integer else 0)
+        self._compiled = None
+        return len(self.lb) - 1
+
+    def add(self, coeffs: Mapping[int, float], lo: float, hi: float, label: object = None) -> None:
+        self.rows.append((dict(coeffs), lo, hi, label))
+        self._compiled = None
+
+    def compile(self) -> tuple:
+        if self._compiled is None:
+            data, ri, ci = [], [], []
+            for i, (co, _, _, _) in enumerate(self.rows):
+                for j, v in co.items():
+                    ri.append(i)
+                    ci.append(j)
+                    data.append(v)
+            A = sparse.csr_array((data, (ri, ci)), shape=(len(self.rows), len(self.lb)))
+            lo = np.array([r[1] for r in self.rows], dtype=float)
+            hi = np.array([r[2] for r in self.rows], dtype=float)
+            self._compiled = (A, lo, hi)
+        return self._compiled
+
+    def optimise(self, c: np.ndarray, *, relax: bool = False) -> tuple[float, np.ndarray] | None:
+        """min c·x; None when infeasible. Out of time: HiGHS's bound and its best solution."""
+        A, lo, hi = self.compile()
+        cons = [LinearConstraint(A, lo, hi)] if A.shape[0] else []
+        res = milp(
+            c,
+            integrality=np.zeros(len(self.lb)) if relax else np.array(self.integer),
+            bounds=Bounds(np.array(self.lb), np.array(self.ub)),
+            constraints=cons,
+            options={"disp": False, "time_limit": TIME_LIMIT, "presolve": True},
+        )
+        if res.x is None:
+            return None
+        value = float(res.fun)
+        if res.status != 0 and getattr(res, "mip_dual_bound", None) is not None:
+            value = float(res.mip_dual_bound)
+        return value, res.x
+
+    def explain(self, target: Mapping[int, float], maximise: bool) -> list[tuple[float, object]] | None:
+        """The LP relaxation's dual: which released figures, with which signs, bound the target."""
+        A, lo, hi = self.compile()
+        c = np.zeros(len(self.lb))
+        for j, v in target.items():
+            c[j] = -v if maximise else v
+        eq = lo == hi
+        A_eq, b_eq = A[eq], lo[eq]
+        up = np.isfinite(hi) & ~eq
+        dn = np.isfinite(lo) & ~eq
+        A_ub = sparse.vstack([A[up], -A[dn]]) if (up.any() or dn.any()) else None
+        b_ub = np.concatenate([hi[up], -lo[dn]]) if A_ub is not None else None
+        try:
+            res = linprog(
+                c,
+                A_ub=A_ub,
+                b_ub=b_ub,
+                A_eq=A_eq if eq.any() else None,
+                b_eq=b_eq if eq.any() else None,
+                bounds=list(zip(self.lb, self.ub, strict=True)),
+                method="highs",
+            )
+        except ValueError:
+            return None
+        if res.status != 0:
+            return None
+        out = []
+        eq_rows = np.flatnonzero(eq)
+        for i, m in zip(eq_rows, res.eqlin.marginals if eq.any() else [], strict=False):
+            if abs(m) > 1e-7:
+                out.append((-m if maximise else m, self.rows[i][3]))
+        if A_ub is not None:
+            ub_rows = np.concatenate([np.flatnonzero(up), np.flatnonzero(dn)])
+            for i, m in zip(ub_rows, res.ineqlin.marginals, strict=False):
+                if abs(m) > 1e-7:
+                    out.append((-m if maximise else m, self.rows[i][3]))
+        return out
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A protected figure: what it is, where, and the linear expression an attacker bounds."""
+
+    table: str
+    wave: str
+    key: tuple
+    column: str  # "n" for a count, else the metric / column
+    kind: str  # people | successes | failures | band
+    display: str = ""
+    family: str = ""
+
+    @property
+    def need(self) -> int:
+        return PEOPLE_INTERVAL if self.kind == "people" else RATE_INTERVAL
+
+    def describe(self) -> str:
+        what = {"people": "hidden n", "successes": "hidden count", "failures": "hidden count (not)", "band": "band"}
+        extra = f" {self.display}" if self.display else ""
+        return f"{self.table} {self.column} at {_where(self.key)} ({_level(self.key)}, wave {self.wave}): {what[self.kind]}{extra}"
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A figure the attacker pins: its derivable range and how it is derived."""
+
+    figure: Figure
+    lo: int
+    hi: int
+    derivation: str
+    sources: tuple  # the visible released figures (labels) that pin it, for secondary suppression
+
+    def __str__(self) -> str:
+        rng = f"exactly {self.lo}" if self.lo == self.hi else f"between {self.lo} and {self.hi}"
+        return f"{self.figure.describe()} is {rng} from {self.derivation}"
+
+
+@dataclass(frozen=True)
+class Label:
+    """A constraint's origin: which released figure (table, wave, group, column) and how big it is."""
+
+    table: str
+    wave: str
+    key: tuple
+    column: str
+    size: int | None = None
+
+    def __str__(self) -> str:
+        col = "" if self.column == "n" else f" {self.column}"
+        return f"{self.table}{col} {_level(self.key)} {_where(self.key)}"
+
+
+class _Block:
+    """The system of one wave and one block of families."""
+
+    def __init__(self, rel: Release, families: Iterable[str]):
+        self.rel = rel
+        self.families = sorted(families)
+        self.sys = System()
+        cells = rel.cells
+        self.cell_index = {c: i for i, c in enumerate(cells)}
+        site = np.array([c[0] for c in cells], dtype=object)
+        dept = np.array([c[1] for c in cells], dtype=object)
+        role = np.array([c[2] for c in cells], dtype=object)
+        self._cols = (site, dept, role)
+        ub = np.full(len(cells), float(BIG))
+        for c in rel.counts:
+            if c.pop == PEOPLE and c.value is not None:
+                idx = self.members(c.key)
+                ub[idx] = np.minimum(ub[idx], c.value)
+        self.N = [self.sys.var(1, max(1.0, ub[i])) for i in range(len(cells))]
+        self.pop: dict[str, list[int]] = {PEOPLE: self.N}
+        pops = {PEOPLE} | {c.pop for c in rel.counts if c.pop != PEOPLE and self._needs_pop(c.pop)}
+        pops |= {rel.family_pop[f] for f in self.families if f in rel.family_pop}
+        for p in sorted(pops - {PEOPLE}):
+            self.pop[p] = [self.sys.var(0, self.sys.ub[self.N[i]]) for i in range(len(cells))]
+            for i in range(len(cells)):
+                self.sys.add({self.pop[p][i]: 1, self.N[i]: -1}, -np.inf, 0)
+        self.s: dict[str, list[int]] = {}
+        for f in self.families:
+            a = self.pop[rel.family_pop[f]]
+            self.s[f] = [self.sys.var(0, self.sys.ub[a[i]]) for i in range(len(cells))]
+            for i in range(len(cells)):
+                self.sys.add({self.s[f][i]: 1, a[i]: -1}, -np.inf, 0)
+        for pop, fams in rel.exclusive.items():
+            if pop in self.pop and all(f in self.s for f in fams):
+                for i in range(len(cells)):
+                    co = {self.s[f][i]: 1 for f in fams}
+                    co[self.pop[pop][i]] = -1
+                    self.sys.add(co, 0, 0)
+        self.T: dict[str, list[int]] = {}
+        for f in self.families:
+            metric = f[2:] if f.startswith("m:") else None
+            if metric in COMPANIONS:
+                _, t, xmin, xmax = COMPANIONS[metric]
+                a, s = self.pop[rel.family_pop[f]], self.s[f]
+                self.T[f] = [self.sys.var(-BIG * 50, BIG * 50, integer=False) for _ in cells]
+                for i in range(len(cells)):
+                    # T ≥ xmin·(a−s) + t·s and T ≤ (t−1)·(a−s) + xmax·s
+                    self.sys.add({self.T[f][i]: 1, a[i]: -xmin, s[i]: xmin - t}, 0, np.inf)
+                    self.sys.add({self.T[f][i]: 1, a[i]: -(t - 1), s[i]: (t - 1) - xmax}, -np.inf, 0)
+        self.figures: list[tuple[Figure, dict[int, float]]] = []
+        seen_counts = set()
+        for c in rel.counts:
+            if c.pop not in self.pop:
+                continue
+            idx = self.members(c.key)
+            var = [self.pop[c.pop][i] for i in idx]
+            if c.value is not None:
+                ident = (c.pop, c.key, c.value)
+                if ident in seen_counts:
+                    continue
+                seen_counts.add(ident)
+                self.sys.add({v: 1 for v in var}, c.value, c.value, Label(c.table, c.wave, c.key, c.column, c.value))
+            elif (c.pop == PEOPLE) == (not self.families) and (c.pop == PEOPLE or c.pop.startswith("pop:")):
+                if not var:
+                    continue
+                fig = Figure(c.table, c.wave, c.key, "n", "people")
+                self.figures.append((fig, {v: 1.0 for v in var}))
+        for sh in rel.shares:
+            if not all(f in self.s for f in sh.families):
+                continue
+            idx = self.members(sh.key)
+            if not idx:
+                continue
+            s_co: dict[int, float] = {}
+            a_co: dict[int, float] = {}
+            for f in sh.families:
+                for i in idx:
+                    s_co[self.s[f][i]] = s_co.get(self.s[f][i], 0) + 1.0
+                    a_var = self.pop[rel.family_pop[f]][i]
+                    a_co[a_var] = a_co.get(a_var, 0) + 1.0
+            label = Label(sh.table, sh.wave, sh.key, sh.column)
+            if sh.kind in ("exact", "band") and sh.bound is not None:
+                lo, hi = {"exact": (sh.bound, sh.bound)}.get(sh.kind) or (
+                    (-np.inf, sh.bound) if sh.upper else (sh.bound, np.inf)
+                )
+                self.sys.add(s_co, lo, hi, label)
+                if sh.kind == "band" and sh.table != "rel_driver_importance":
+                    self.figures.append((Figure(sh.table, sh.wave, sh.key, sh.column, "band", sh.display), s_co))
+            elif sh.kind == "exact":
+                co = dict(s_co)
+                for v, w in a_co.items():
+                    co[v] = co.get(v, 0) - sh.q * w
+                tol = 1e-6 * max(1.0, len(idx) * len(sh.families))
+                self.sys.add(co, -tol, tol, label)
+            elif sh.kind == "mean":
+                f = sh.families[0]
+                if f not in self.T:
+                    continue
+                co = {self.T[f][i]: 1.0 for i in idx}
+                for v, w in a_co.items():
+                    co[v] = co.get(v, 0) - sh.q * w
+                tol = 1e-6 * max(1.0, len(idx))  # the stored mean is exact to float precision
+                self.sys.add(co, -tol, tol, label)
+            elif sh.kind == "band":
+                co = dict(s_co)
+                for v, w in a_co.items():
+                    co[v] = co.get(v, 0) - sh.q * w
+                if sh.upper:
+                    self.sys.add(co, -np.inf, 1e-9, label)
+                else:
+                    self.sys.add(co, -1e-9, np.inf, label)
+                if sh.table != "rel_driver_importance":
+                    self.figures.append((Figure(sh.table, sh.wave, sh.key, sh.column, "band", sh.display), s_co))
+            elif sh.kind == "hidden" and len(sh.families) == 1:
+                self.figures.append(
+                    (Figure(sh.table, sh.wave, sh.key, sh.column, "successes", family=sh.families[0]), s_co)
+                )
+                fail = {v: w for v, w in a_co.items()}
+                for v, w in s_co.items():
+                    fail[v] = fail.get(v, 0) - w
+                self.figures.append(
+                    (Figure(sh.table, sh.wave, sh.key, sh.column, "failures", family=sh.families[0]), fail)
+                )
+
+    def _needs_pop(self, pop: str) -> bool:
+        return any(self.rel.family_pop.get(f) == pop for f in self.families)
+
+    def members(self, key: tuple) -> list[int]:
+        mask = np.ones(len(self.rel.cells), dtype=bool)
+        for col, v in zip(self._cols, key, strict=True):
+            if v is not None:
+                mask &= col == v
+        return np.flatnonzero(mask).tolist()
+
+
+def blocks_of(rel: Release, *, people: bool = True) -> list[list[str]]:
+    """Families linked by pooled shares or exclusivity form one block; [] = the people block."""
+    parent: dict[str, str] = {f: f for f in rel.family_pop}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        parent[find(a)] = find(b)
+
+    for sh in rel.shares:
+        for f in sh.families[1:]:
+            union(sh.families[0], f)
+    for fams in rel.exclusive.values():
+        for f in fams[1:]:
+            union(fams[0], f)
+    groups: dict[str, list[str]] = {}
+    for f in rel.family_pop:
+        groups.setdefault(find(f), []).append(f)
+    # Only blocks with something to protect.
+    protected = {f for sh in rel.shares if sh.kind in ("hidden", "band") for f in sh.families}
+    pops_hidden = {c.pop for c in rel.counts if c.value is None}
+    out = [[]] if people else []
+    for fams in sorted(groups.values()):
+        if protected & set(fams) or pops_hidden & {rel.family_pop[f] for f in fams}:
+            out.append(sorted(fams))
+    return out
+
+
+def _ranges(block: _Block, figures: list[tuple[Figure, dict[int, float]]]) -> list[tuple[float, float, bool]]:
+    """(lo, hi, exact?) per figure: exact bounds where needed, else witnessed values wide enough."""
+    sys = block.sys
+    nvar = len(sys.lb)
+    if not figures:
+        return []
+    T = np.zeros((len(figures), nvar))
+    for i, (_, co) in enumerate(figures):
+        for j, v in co.items():
+            T[i, j] = v
+    need = np.array([f.need for f, _ in figures], dtype=float)
+    lo_seen = np.full(len(figures), np.inf)
+    hi_seen = np.full(len(figures), -np.inf)
+
+    def observe(x: np.ndarray) -> None:
+        vals = np.rint(T @ x)
+        np.minimum(lo_seen, vals, out=lo_seen)
+        np.maximum(hi_seen, vals, out=hi_seen)
+
+    first = sys.optimise(np.zeros(nvar))
+    if first is None:
+        return [(np.nan, np.nan, False)] * len(figures)
+    observe(first[1])
+    for sign in (1.0, -1.0):
+        got = sys.optimise(sign * T.sum(axis=0))
+        if got is not None:
+            observe(got[1])
+    lo_exact = np.full(len(figures), np.nan)
+    hi_exact = np.full(len(figures), np.nan)
+    for i in range(len(figures)):
+        if hi_seen[i] - lo_seen[i] >= need[i]:
+            continue
+        got = sys.optimise(-T[i])
+        if got is not None:
+            hi_exact[i] = math.floor(-got[0] + 1e-6)
+            observe(got[1])
+        if max(hi_seen[i], hi_exact[i] if not np.isnan(hi_exact[i]) else -np.inf) - lo_seen[i] >= need[i]:
+            continue
+        got = sys.optimise(T[i])
+        if got is not None:
+            lo_exact[i] = math.ceil(got[0] - 1e-6)
+            observe(got[1])
+    out = []
+    for i in range(len(figures)):
+        lo = lo_exact[i] if not np.isnan(lo_exact[i]) else lo_seen[i]
+        hi = hi_exact[i] if not np.isnan(hi_exact[i]) else hi_seen[i]
+        out.append((float(lo), float(hi), not np.isnan(lo_exact[i]) and not np.isnan(hi_exact[i])))
+    return out
+
+
+def _derivation(block: _Block, target: Mapping[int, float]) -> tuple[str, tuple]:
+    terms: dict[object, float] = {}
+    for maximise in (True, False):
+        for w, label in block.sys.explain(target, maximise) or []:
+            if label is None:
+                continue
+            terms[label] = terms.get(label, 0.0) + (abs(w) if not terms.get(label) else 0.0) * np.sign(w)
+    labelled = [(w, lab) for lab, w in terms.items() if isinstance(lab, Label)]
+    if labelled:
+        labelled.sort(key=lambda t: (-abs(t[0]), str(t[1])))
+        text = " ".join(("+ " if w > 0 else "− ") + str(lab) for w, lab in labelled[:8]).lstrip("+ ")
+        if len(labelled) > 8:
+            text += f" (and {len(labelled) - 8} more)"
+        return text, tuple(lab for _, lab in labelled)
+    return "whole-number reasoning over the released counts (existence of every listed cell)", ()
+
+
+HOMOGENEITY_N = 10  # privacy.HOMOGENEITY_N: a released 0%/100% of this many answers is allowed to show
+
+
+def _inside(key: tuple, group: tuple) -> bool:
+    return all(g is None or g == k for k, g in zip(key, group, strict=True))
+
+
+def _allowed_homogeneous(rel: Release) -> dict[str, list[tuple]]:
+    """family -> groups released exactly at 0% or 100% with at least 10 answers: the rules let such a
+    group show, so every cell inside it being all or none is not a new disclosure."""
+    known = {(c.pop, c.key): c.value for c in rel.counts if c.value is not None}
+    out: dict[str, list[tuple]] = {}
+    for sh in rel.shares:
+        if sh.kind == "exact" and len(sh.families) == 1 and (sh.q <= 0 or sh.q >= 1):
+            den = known.get((rel.family_pop.get(sh.families[0], ""), sh.key))
+            if den is not None and den >= HOMOGENEITY_N:
+                out.setdefault(sh.families[0], []).append((sh.key, sh.q))
+    return out
+
+
+def attack_release(rel: Release, *, people: bool = True, families: Iterable[str] | None = None) -> list[Pinned]:
+    """Every pinned protected figure of one wave's facts.
+
+    Not counted as pinned: a hidden cell's "none" (or "all") inside a released group of at least 10
+    answers that is itself 0% (or 100%): the rules allow that group to show, and it says as much."""
+    out: list[Pinned] = []
+    allowed = _allowed_homogeneous(rel)
+    wanted = set(families) if families is not None else None
+    for fams in blocks_of(rel, people=people):
+        if wanted is not None and fams and not (wanted & set(fams)):
+            continue
+        block = _Block(rel, fams)
+        figures = block.figures
+        for (fig, co), (lo, hi, _) in zip(figures, _ranges(block, figures), strict=True):
+            if np.isnan(lo) or hi - lo >= fig.need:
+                continue
+            if fig.kind in ("successes", "failures") and lo == hi == 0:
+                fam = fig.family
+                extreme = 0.0 if fig.kind == "successes" else 1.0
+                if fam and any(q == extreme and _inside(fig.key, g) for g, q in allowed.get(fam, [])):
+                    continue
+            text, sources = _derivation(block, co)
+            out.append(Pinned(fig, int(lo), int(hi), text, sources))
+    return out
+
+
+def _waves(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    found: set[str] = set()
+    for df in tables.values():
+        if df is not None and "wave" in df.columns and not df.empty:
+            found |= set(df["wave"].astype("str").fillna("").unique().tolist())
+    return sorted(found)
+
+
+@dataclass
+class Report:
+    pinned: list[Pinned]
+    seconds: float
+    figures: int
+
+
+def attack(tables: Mapping[str, pd.DataFrame], *, call_threshold: float | None = 4.0) -> Report:
+    """Attack released frames {table name: frame}, one wave at a time."""
+    started = time.perf_counter()
+    pinned: list[Pinned] = []
+    count = 0
+    for wave in _waves(tables):
+        rel = read_release(tables, wave, call_threshold=call_threshold)
+        if not rel.cells:
+            continue
+        found = attack_release(rel)
+        pinned += found
+        count += sum(1 for s in rel.shares if s.kind in ("hidden", "band")) + sum(
+            1 for c in rel.counts if c.value is None
+        )
+    return Report(pinned, time.perf_counter() - started, count)
+
+
+RELEASED_TABLES: tuple[str, ...] = (
+    "rel_groups",
+    "rel_metrics",
+    "rel_unit_risk",
+    "rel_driver_importance",
+    "rel_leave_paths",
+    "rel_leave_reasons",
+)
+
+
+def read_stored(con) -> dict[str, pd.DataFrame]:
+    """The stored released tables the attacker reads (those that exist)."""
+    present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    return {name: con.execute(f'select * from "{name}"').df() for name in RELEASED_TABLES if name in present}
+
+
+def attack_stored(con) -> Report:
+    """Attack the release stored in the warehouse."""
+    try:
+        from pipelines.models import assumptions
+
+        threshold = float(assumptions.values(con)["lever_call_threshold"])
+    except Exception:  # no settings table (a hand-made warehouse): assume the default
+        threshold = 4.0
+    return attack(read_stored(con), call_threshold=threshold)
