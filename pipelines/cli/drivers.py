@@ -9,6 +9,7 @@ from pipelines.cli.common import command
 from pipelines.cli.main import add_db_argument
 from pipelines.cli.risk import UNIT_COLUMNS, add_filters, released, survey_wave
 from pipelines.models import drivers, risk
+from pipelines.release import tables
 
 NOTE = (
     "Importance = share of McFadden pseudo-R^2 (general dominance); sign +1 = worse conditions, "
@@ -43,8 +44,7 @@ def cmd_drivers(args: argparse.Namespace) -> int:
     levels = args.by or ["organisation"]
     with common.reading(args.db) as con:
         wave = survey_wave(con, args.wave)
-        wide = drivers.compute_drivers(con, wave=wave, levels=tuple(dict.fromkeys(["organisation", *levels])))
-        out = released(con, "rel_driver_importance", wide, None, args)
+        out = released(con, tables.DRIVER_IMPORTANCE, wave, None, args)
     long = drivers.to_long(out)
     long = long[long["level"].isin(levels)]
     if args.json:

@@ -17,8 +17,7 @@ from pipelines.cli import common, output
 from pipelines.cli.common import command
 from pipelines.cli.main import add_db_argument
 from pipelines.models import risk
-from pipelines.models.build import TABLE_KINDS, release_table
-from pipelines.store import settings as settings_store
+from pipelines.release import build, tables
 
 NOTE = (
     "Predicted ITL % is intent to leave, not people who will leave; expected departures use "
@@ -73,35 +72,33 @@ def survey_wave(con: duckdb.DuckDBPyConnection, wave: str | None) -> str:
     return chosen
 
 
-def released(
-    con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, levels: list[str] | None, args: argparse.Namespace
-) -> pd.DataFrame:
-    """Release the whole wave table (so complementary suppression sees every sibling), then filter."""
-    k = int(settings_store.get(con, "min_group_size"))
-    k_int = int(settings_store.get(con, "intentions_min_group_size"))
-    out = release_table(name, frame, TABLE_KINDS[name], k, k_int)
-    if levels:
-        out = out[out["level"].isin(levels)]
-    out = risk._filter_units(out, args.site, args.department, args.role)
-    return out.reset_index(drop=True)
+def released(con: duckdb.DuckDBPyConnection, name: str, wave: str, levels, args: argparse.Namespace) -> pd.DataFrame:
+    """The stored release of `name` for one wave, filtered: the CLI never re-releases a table with a
+    suppression pattern of its own (issue 11, attack 4), so it shows exactly what the pages show."""
+    try:
+        return build.stored(
+            con, name, wave=wave, levels=levels, site=args.site, department=args.department, role=args.role
+        )
+    except LookupError as exc:
+        raise common.InputError(str(exc)) from None
 
 
 @command
 def cmd_risk(args: argparse.Namespace) -> int:
     with common.reading(args.db) as con:
         wave = survey_wave(con, args.wave)
-        result = risk.compute_risk(con, wave=wave)
-        units = released(con, "rel_unit_risk", result.units, args.by, args)
+        units = released(con, tables.UNIT_RISK, wave, args.by, args)
+        diagnostics = risk.read_diagnostics(con, wave) if args.diagnostics else None
     if args.json:
         payload: dict[str, Any] = {"units": units}
         if args.diagnostics:
-            payload["diagnostics"] = result.diagnostics
+            payload["diagnostics"] = diagnostics
         output.write_json(payload)
         return 0
     output.print_table(units, COLUMNS)
     print("\n" + NOTE)
     if args.diagnostics:
-        for d in result.diagnostics.itertuples():
+        for d in diagnostics.itertuples():
             auroc, oe, slope = (
                 output.cell(v, "num", 2) or "n/a" for v in (d.auroc, d.observed_expected, d.calibration_slope)
             )

@@ -47,3 +47,12 @@ def grouping_set(level: str) -> str:
 
 
 GROUPING_SETS: tuple[str, ...] = tuple(grouping_set(level) for level in LEVELS)
+
+
+def level_of(site: object, department: object, role: object) -> str:
+    """The level of a released row from which of its dimensions are set."""
+    kept = tuple(d for d, v in zip(DIMENSIONS, (site, department, role)) if v is not None and v == v)
+    for level, dims in LEVELS.items():
+        if dims == kept:
+            return level
+    raise ValueError(f"no released level keeps {kept}")

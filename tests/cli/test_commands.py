@@ -187,3 +187,30 @@ def test_uploads_list_and_audit_log(sample_db) -> None:
     assert {"upload_id", "kind", "wave", "rows_loaded", "rows_rejected", "uploaded_at", "file_name"} <= set(rows[0])
     entries = _strict_json(run("audit-log", "--db", sample_db, "--json", "--action", "upload").out)
     assert entries and {e["action"] for e in entries} == {"upload"}
+
+
+def test_risk_and_drivers_show_the_stored_release_not_a_re_release(sample_db) -> None:
+    """Issue 11, attack 4: `drivers --by LEVEL` and `risk` used to re-run the model and re-suppress
+    with a pattern of their own. They now print the stored release's rows, cell for cell."""
+    import json
+
+    import duckdb
+
+    from pipelines.cli.main import main
+
+    with duckdb.connect(str(sample_db), read_only=True) as con:
+        wave = con.execute("select max(wave) from rel_unit_risk").fetchall()[0][0]
+        stored_risk = con.execute(
+            "select site, department, role, n from rel_unit_risk where wave = ? and level = 'department' "
+            "order by site, department",
+            [wave],
+        ).fetchall()
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["risk", "--db", str(sample_db), "--by", "department", "--json"]) == 0
+    units = json.loads(buf.getvalue())["units"]
+    got = sorted((u["site"], u["department"], u["role"], u["n"]) for u in units)
+    assert got == sorted(stored_risk)

@@ -207,12 +207,12 @@ def test_a_rejected_file_says_error_and_stores_nothing(tmp_path: Path) -> None:
 
 
 def test_an_internal_error_is_exit_1(sample_db: Path, monkeypatch) -> None:
-    from pipelines.models import risk
+    from pipelines.release import build
 
     def broken(*args, **kwargs):
-        raise RuntimeError("the model broke")
+        raise RuntimeError("the release broke")
 
-    monkeypatch.setattr(risk, "compute_risk", broken)
+    monkeypatch.setattr(build, "stored", broken)
     result = run("risk", "--db", sample_db)
     assert result.code == 1
-    assert result.err.strip() == "error: the model broke"
+    assert result.err.strip() == "error: the release broke"
