@@ -95,6 +95,8 @@ def balancer(
 
     Yields {"url", "ports", "run_dir", "proc", "replica_pid": port -> pid}."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    for old in [*run_dir.glob("replica-*.pid"), *run_dir.glob("logs/*.log")]:
+        old.unlink()  # a previous run's logs would mix with this one's (nginx appends)
     lb_port = free_ports(1)
     base = free_ports(replicas)
     ports = [base + i for i in range(replicas)]
