@@ -20,7 +20,7 @@ import duckdb
 from pipelines.metrics import reference
 from pipelines.metrics import released as metrics
 from pipelines.models import build as models_build
-from pipelines.release import privacy, tables
+from pipelines.release import privacy, publish, tables
 from pipelines.release.tables import TABLE_NAME, BuildContext, Released
 from pipelines.store import warehouse
 
@@ -151,7 +151,12 @@ def build(db: str | os.PathLike | None = None) -> BuildSummary:
     with warehouse.connect(db, read_only=True) as con:
         tables, ctx, started = compute(con)
     with warehouse.connect(db) as con:
-        return _summary(tables, ctx, started, write(con, tables, ctx))
+        summary = _summary(tables, ctx, started, write(con, tables, ctx))
+        snapshot, extras = publish.stored_tables(con, list(summary.tables)), publish.app_extras(con)
+    # The build's released tables, published as an immutable snapshot (pipelines/release/publish.py):
+    # readers of the snapshot folder never hold a lock the writer needs.
+    publish.publish(snapshot, extras, publish.default_root(db), keep=publish.keep_setting())
+    return summary
 
 
 def stored(

@@ -469,8 +469,8 @@ def stored_tables(con: Any, names: list[str]) -> dict[str, pd.DataFrame]:
 def app_extras(con: Any) -> dict[str, pd.DataFrame]:
     """Besides the released tables, what every page reads (dashboard.data's snapshot readings):
     settings, model diagnostics and the saved scenarios' list."""
+    from pipelines import scenarios
     from pipelines.models import assumptions, risk  # noqa: F401  (assumptions registers settings)
-    from pipelines.scenarios import engine as scenarios
     from pipelines.store import settings
 
     return {

@@ -98,7 +98,7 @@ def test_the_app_extras_of_a_fresh_warehouse_read_back_the_same():
     with warehouse.connect(":memory:") as con:
         got = P.app_extras(con)
         from pipelines.models import risk
-        from pipelines.scenarios import engine
+        from pipelines import scenarios as engine
         from pipelines.store import settings
 
         expected_settings = settings.get_all(con)
