@@ -6,9 +6,9 @@ PYTHON ?= python
 install:            ## Python dependencies (pinned)
 	$(PYTHON) -m pip install -q -r requirements.txt
 
-browser:            ## Debian's chromium (browser tests, chart images) and poppler (PDF page rendering in tests)
-	@command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || \
-		(apt-get update -qq && apt-get install -y -qq chromium poppler-utils)
+browser:            ## Debian's chromium (browser tests, chart images), poppler (PDF page rendering in tests), nginx (replica tests)
+	@command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq chromium poppler-utils nginx-light)
 
 run: install        ## start the dashboard (an empty warehouse loads the bundled sample by itself)
 	$(PYTHON) -m streamlit run serve.py
