@@ -7,7 +7,8 @@ The CLI's and the dashboard's `--by` spellings map to levels through BY_LEVEL.
 
 from __future__ import annotations
 
-DIMENSIONS: tuple[str, ...] = ("site", "department", "role")
+from pipelines.contract import DIMENSIONS
+
 CELL: tuple[str, ...] = DIMENSIONS
 # Dimension columns of every released table (wave first).
 DIM_COLUMNS: tuple[str, ...] = ("wave", *DIMENSIONS)

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from pipelines.contract import levels
 from pipelines.models import assumptions
 from pipelines.models.features import cell_codes, load_respondents
 from pipelines.models.risk import CELL, _norm, load_roster, role_costs
@@ -109,7 +110,7 @@ def group_released(con: duckdb.DuckDBPyConnection, wave: str, filters: Mapping[s
         return None
     mask = sum(bit for bit, dim in privacy.BREAKDOWN if filters.get(dim) is not None)
     level = privacy.LEVEL_NAMES[mask]
-    dims = ("site", "department", "role")
+    dims = levels.DIMENSIONS
     where = " and ".join(["wave = ?", "level = ?", *(f"{d} is not distinct from ?" for d in dims)])
     rows = con.execute(
         f"select suppressed from rel_groups where {where}", [wave, level, *(filters.get(d) for d in dims)]

@@ -97,8 +97,8 @@ def test_nothing_published_yet_is_none(tmp_path):
 def test_the_app_extras_of_a_fresh_warehouse_read_back_the_same():
     with warehouse.connect(":memory:") as con:
         got = P.app_extras(con)
-        from pipelines.models import risk
         from pipelines import scenarios as engine
+        from pipelines.models import risk
         from pipelines.store import settings
 
         expected_settings = settings.get_all(con)
