@@ -77,14 +77,16 @@ def build_models(
     hits: list[str] = []
     t = time.perf_counter()
     units, diags = [], []
-    for w in wave_list:
+    for i, w in enumerate(wave_list):
 
         def compute_risk(w: str = w) -> dict[str, pd.DataFrame]:
+            # diagnostics include last wave's model scored on this wave, before this wave is refitted
             result = risk.compute_risk(con, wave=w, values=values, resamples=resamples, refits=refits)
             return {"units": result.units, "diagnostics": result.diagnostics}
 
+        previous = model_cache.wave_state(con, wave_list[i - 1] if i else None)
         frames, hit = model_cache.cached(
-            con, w, "risk", values, compute_risk, store, resamples=resamples, refits=refits
+            con, w, "risk", values, compute_risk, store, resamples=resamples, refits=refits, previous=previous
         )  # fmt: skip
         units.append(frames["units"])
         diags.append(frames["diagnostics"])

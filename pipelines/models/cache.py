@@ -5,7 +5,8 @@ new upload usually changes one wave: the earlier waves' results are the same num
 (most of a rebuild's time; benchmarks/NOTES.md). Each cached result carries a fingerprint of
 everything it was computed from:
 
-- the wave's responses (their upload ids and row count),
+- the wave's responses (their upload ids and row count), and for the risk model those of the previous
+  wave too (its model is scored on this wave: temporal validation),
 - every headcount roster (their upload ids: a roster can apply to all waves), for the risk model,
 - the assumption values the part reads (risk: all of them; drivers: `drivers.VALUE_KEYS`, so
   editing a replacement cost or uploading a roster does not rerun the driver analysis),
@@ -81,6 +82,19 @@ def fingerprint(
         "params": {k: params[k] for k in sorted(params)},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def wave_state(con: duckdb.DuckDBPyConnection, wave: str | None) -> list[Any] | None:
+    """What a wave's responses are (row count and upload ids), for results that also read another
+    wave (the risk model scores the previous wave's model on this wave)."""
+    if wave is None:
+        return None
+    return list(
+        con.execute(
+            "select count(*), string_agg(distinct upload_id, ',' order by upload_id) from responses where wave = ?",
+            [wave],
+        ).fetchall()[0]
+    )
 
 
 def _exists(con: duckdb.DuckDBPyConnection) -> bool:

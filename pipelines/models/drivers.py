@@ -1,4 +1,6 @@
-"""Drivers of intent to leave: general dominance analysis on grouped drivers (METHODS.md, "Drivers").
+"""Drivers of intent to leave: predictive importance by general dominance analysis on grouped drivers
+(METHODS.md, "Drivers"). Predictive, not causal: a group that predicts intent to leave (stress, say,
+a consequence of burnout) is not thereby a lever.
 
 For each unit we fit the logistic model of ITL on every subset of the p driver groups (2^p - 1 fits,
 p = 8, all solved together as one batched Newton iteration) and take each group's average increase in
@@ -10,14 +12,24 @@ with every item oriented so that higher = worse (for clinical FTE: higher = more
 job satisfaction is left out on purpose: it is close to an outcome of the same experience as intent to
 leave rather than something leaders can change, and it would absorb the other groups' share.
 
+The organisation's importance is cross-validated: each subset's pseudo-R^2 is measured on held-out
+folds (CV_FOLDS), so a group that only fits noise gets about zero; `r2_cv` is the full model's.
+
+Units: a unit with at least STABLE_UNIT_N (400) respondents who answered intent to leave gets its own
+ranking (`weights_source = 'own'`; the size was measured with tests/models/ground_truth.py, see the
+constant). A unit between `drivers_min_unit_size` (25) and that gets its own weights shrunk toward the
+organisation's by empirical Bayes across the units of its level (`'shrunk'`; `own_weight` says how much
+is its own); smaller units borrow the organisation's (`'organisation'`) and show their own
+unfavourable % only. "Act here" (see `to_long`) needs the unit to be worse than the organisation
+beyond noise.
+
 Intervals: bootstrap over respondents (Poisson(1) weights). Each replicate refits all subsets with
 three Newton steps from the point estimate (a k-step bootstrap: accurate to first order and far
-cheaper than fits to convergence); 95% interval from percentiles with >= 40 replicates, else the
-estimate +/- 1.96 bootstrap SD. For speed, the organisation is analysed on at most 4,000 and each
-unit on at most 500 respondents (random subsample; units above that get somewhat wider intervals
-than the full unit would: conservative). Defaults: 30 replicates for the organisation, 12 per unit. Units under `drivers_min_unit_size`
-(25) respondents borrow the organisation's weights (`weights_source = 'organisation'`) and show their
-own unfavourable % only.
+cheaper than fits to convergence); 95% interval from percentiles with >= 200 replicates, else the
+estimate +/- 1.96 bootstrap SD (not floored: a cross-validated importance may be below zero). For
+speed, the organisation is analysed on at most 4,000 and each unit on at most 500 respondents (random
+subsample; units above that get somewhat wider intervals than the full unit would: conservative).
+Defaults: 30 replicates for the organisation, 20 per unit.
 """
 
 from __future__ import annotations
@@ -95,8 +107,16 @@ VALUE_KEYS: tuple[str, ...] = ("lever_call_threshold", "drivers_min_unit_size")
 MAX_ROWS_ORG = 4_000
 MAX_ROWS_UNIT = 500
 B_ORG = 30
-B_UNIT = 12
+B_UNIT = 20
 BOOT_STEPS = 3  # Newton (chord) steps per bootstrap replicate, from the point estimate
+CV_FOLDS = 5  # the organisation's importance is cross-validated (out-of-fold pseudo-R^2)
+CV_STEPS = 6  # chord steps per training fold, from the full-data fit
+PERCENTILE_MIN_RESAMPLES = 200
+# A unit gets its own ranking from this many respondents who answered intent to leave. Measured with the
+# ground-truth generator (tests/models/ground_truth.py, 20 random units per size): below ~400 a
+# no-effect driver group was ranked first in 5-35% of units (50: 35%, 100: 15%, 200-300: 5%) and the
+# rank correlation with the organisation's ranking was 0.2-0.74; from 400 it was 0% and >= 0.8.
+STABLE_UNIT_N = 400
 
 
 def _oriented(df: pd.DataFrame) -> pd.DataFrame:
@@ -189,14 +209,22 @@ def _null_loglik(y: np.ndarray, w: np.ndarray) -> float:
     return float((w * (y * np.log(ybar) + (1 - y) * np.log(1 - ybar))).sum())
 
 
-def _interval(reps: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """95% bootstrap interval: percentiles with >= 40 replicates, else estimate +/- 1.96 SD (>= 0)."""
-    if reps.shape[0] >= 40:
-        return np.percentile(reps, 2.5, axis=0), np.percentile(reps, 97.5, axis=0)
+def _interval(
+    reps: np.ndarray, estimate: np.ndarray, centre: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """95% bootstrap interval and bootstrap SD. With >= PERCENTILE_MIN_RESAMPLES replicates:
+    percentiles (moved to `centre` when the reported estimate is not the bootstrapped one). With fewer:
+    centre +/- 1.96 bootstrap SD, which needs far fewer replicates than tail percentiles, and is not
+    floored at zero (a cross-validated importance can be below zero: the driver does not help)."""
+    centre = estimate if centre is None else centre
     if reps.shape[0] < 2:
-        return np.full_like(estimate, np.nan), np.full_like(estimate, np.nan)
+        nan = np.full_like(estimate, np.nan)
+        return nan, nan, nan
     sd = reps.std(axis=0, ddof=1)
-    return np.maximum(estimate - 1.96 * sd, 0.0), estimate + 1.96 * sd
+    if reps.shape[0] >= PERCENTILE_MIN_RESAMPLES:
+        shift = centre - estimate
+        return np.percentile(reps, 2.5, axis=0) + shift, np.percentile(reps, 97.5, axis=0) + shift, sd
+    return centre - 1.96 * sd, centre + 1.96 * sd, sd
 
 
 def dominance(
@@ -205,6 +233,7 @@ def dominance(
     resamples: int = B_ORG,
     max_rows: int = MAX_ROWS_ORG,
     seed: int = 0,
+    cv_folds: int = 0,
 ) -> pd.DataFrame | None:
     """General dominance of the driver groups on ITL in `df` (respondent rows of one unit).
 
@@ -213,12 +242,37 @@ def dominance(
     full model's McFadden pseudo-R^2 minus that of the adjustment-only model (`r2_full - r2_base`).
     Returns one row per group (importance, interval, share, sign, rank), or None when the unit
     cannot be analysed (too few answers or no variation in ITL).
+
+    With `cv_folds` > 1 the importance is cross-validated: every subset model is refitted without each
+    fold and its pseudo-R^2 measured on the held-out fold, so a driver that only fits noise gets about
+    zero (or less); `r2_cv` is the full model's out-of-fold pseudo-R^2. The interval is then centred on
+    the cross-validated importance with the spread of the in-sample bootstrap.
     """
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: threads only contend
-        return _dominance(df, resamples, max_rows, seed)
+        return _dominance(df, resamples, max_rows, seed, cv_folds)
 
 
-def _dominance(df: pd.DataFrame, resamples: int, max_rows: int, seed: int) -> pd.DataFrame | None:
+def _cross_validated_r2(
+    X: np.ndarray, y: np.ndarray, masks: np.ndarray, h_inv: np.ndarray, betas: np.ndarray, folds: int, rng
+) -> np.ndarray:
+    """Out-of-fold McFadden pseudo-R^2 of every subset model (k-step refits from the full fit)."""
+    n = len(y)
+    fold = rng.permutation(np.arange(n) % folds)
+    ll = np.zeros(masks.shape[0])
+    ll0 = 0.0
+    for f in range(folds):
+        test = fold == f
+        train_w = (~test).astype("float64")
+        scale = n / max(train_w.sum(), 1.0)  # the training folds' Hessian is about (n_train/n) of the full one
+        _, b = _chord_fit(X, y, train_w, masks, h_inv * scale, betas, max_iter=CV_STEPS, tol=1e-5)
+        eta = X[test] @ b.T
+        ll += (y[test, None] * eta - np.logaddexp(0.0, eta)).sum(axis=0)
+        ybar = float(np.clip(y[~test].mean(), 1e-6, 1 - 1e-6))
+        ll0 += float((y[test] * np.log(ybar) + (1 - y[test]) * np.log(1 - ybar)).sum())
+    return 1.0 - ll / ll0
+
+
+def _dominance(df: pd.DataFrame, resamples: int, max_rows: int, seed: int, cv_folds: int = 0) -> pd.DataFrame | None:
     rng = np.random.default_rng(seed)
     data = df[df["itl"].notna()]
     if len(data) > max_rows:
@@ -255,8 +309,16 @@ def _dominance(df: pd.DataFrame, resamples: int, max_rows: int, seed: int) -> pd
         ll_b, _ = _chord_fit(X, y, w, masks, h_inv, betas, max_iter=BOOT_STEPS, tol=1e-4)
         r2_b = 1.0 - ll_b / _null_loglik(y, w)
         reps.append(D @ (r2_b - r2_b[0]))
-    lo, hi = _interval(np.array(reps).reshape(-1, p), gd)
-    explained = r2[-1] - r2[0]
+    gd_in = gd
+    r2_cv = np.nan
+    if cv_folds > 1 and len(y) >= 10 * cv_folds:
+        r2_oof = _cross_validated_r2(X, y, masks, h_inv, betas, cv_folds, rng)
+        gd = D @ (r2_oof - r2_oof[0])
+        r2_cv = float(r2_oof[-1])
+        explained = r2_oof[-1] - r2_oof[0]
+    else:
+        explained = r2[-1] - r2[0]
+    lo, hi, sd = _interval(np.array(reps).reshape(-1, p), gd_in, gd)
     rows = []
     for pos, j in enumerate(present):
         g = DRIVER_GROUPS[j]
@@ -268,15 +330,18 @@ def _dominance(df: pd.DataFrame, resamples: int, max_rows: int, seed: int) -> pd
                 "importance": float(gd[pos]),
                 "importance_lo": float(lo[pos]),
                 "importance_hi": float(hi[pos]),
+                "importance_sd": float(sd[pos]),
                 "share": float(gd[pos] / explained) if explained > 0 else np.nan,
                 "sign": int(np.sign(direction)),
             }
         )
-    out = pd.DataFrame(rows, columns=["driver", "importance", "importance_lo", "importance_hi", "share", "sign"])
+    cols = ["driver", "importance", "importance_lo", "importance_hi", "importance_sd", "share", "sign"]
+    out = pd.DataFrame(rows, columns=cols)
     out = out.set_index("driver").reindex(list(GROUP_KEYS)).reset_index()
     out["rank"] = out["importance"].rank(ascending=False, method="min")
     out["r2_full"] = float(r2[-1])
     out["r2_base"] = float(r2[0])
+    out["r2_cv"] = r2_cv
     out["n_analysed"] = len(y)
     out["resamples"] = len(reps)
     return out
@@ -317,6 +382,45 @@ DRIVER_FIELDS: tuple[str, ...] = (
 UNFAVOURABLE_RATES: tuple[str, ...] = tuple(f"{g}_unfavourable" for g in GROUP_KEYS)
 
 
+def _shrink(own: dict[int, pd.DataFrame], org: pd.DataFrame, sizes: dict[int, int]) -> dict[int, tuple]:
+    """Empirical-Bayes shrinkage of units' own importance toward the organisation's, per driver group.
+
+    For group g: tau_g^2 = variance of the units' own importances minus their mean bootstrap variance
+    (the spread between units beyond noise); a unit's weight on its own estimate is
+    lambda = tau^2 / (tau^2 + sd_u^2). Units with >= STABLE_UNIT_N respondents keep their own
+    (lambda = 1). Returns {unit: (frame, mean lambda)} with importance, interval, share and rank
+    recomputed from the shrunk weights."""
+    if not own:
+        return {}
+    org_i = org.set_index("driver")
+    keys = list(own)
+    imp = np.array([own[u].set_index("driver").loc[list(GROUP_KEYS), "importance"].to_numpy(float) for u in keys])
+    sd = np.array([own[u].set_index("driver").loc[list(GROUP_KEYS), "importance_sd"].to_numpy(float) for u in keys])
+    centre = org_i.loc[list(GROUP_KEYS), "importance"].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        between = np.nanvar(imp, axis=0) - np.nanmean(sd**2, axis=0) if len(keys) > 1 else np.zeros(len(GROUP_KEYS))
+    tau2 = np.clip(np.nan_to_num(between, nan=0.0), 1e-12, None)
+    out = {}
+    for row, u in enumerate(keys):
+        frame = own[u].set_index("driver").reindex(list(GROUP_KEYS)).copy()
+        if sizes[u] >= STABLE_UNIT_N:
+            out[u] = (frame.reset_index(), 1.0)
+            continue
+        s2 = np.nan_to_num(sd[row] ** 2, nan=np.inf)
+        lam = np.where(np.isnan(imp[row]), 0.0, tau2 / (tau2 + s2))
+        shrunk = centre + lam * (np.nan_to_num(imp[row]) - centre)
+        frame["importance"] = shrunk
+        frame["importance_sd"] = lam * np.nan_to_num(sd[row])
+        frame["importance_lo"] = shrunk - 1.96 * frame["importance_sd"]
+        frame["importance_hi"] = shrunk + 1.96 * frame["importance_sd"]
+        total = np.nansum(np.clip(shrunk, 0, None))
+        frame["share"] = shrunk / total if total > 0 else np.nan
+        frame["sign"] = np.where(lam >= 0.5, frame["sign"], org_i.loc[list(GROUP_KEYS), "sign"])
+        frame["rank"] = frame["importance"].rank(ascending=False, method="min")
+        out[u] = (frame.reset_index(), float(np.mean(lam)))
+    return out
+
+
 def _wave_drivers(
     df: pd.DataFrame,
     levels: Sequence[str],
@@ -327,7 +431,7 @@ def _wave_drivers(
     seed: int,
 ) -> pd.DataFrame:
     call_threshold = float(values["lever_call_threshold"])
-    org = dominance(df, resamples=resamples_org, seed=seed)
+    org = dominance(df, resamples=resamples_org, seed=seed, cv_folds=CV_FOLDS)
     rows = []
     for level in levels:
         dims = LEVELS[level]
@@ -337,24 +441,36 @@ def _wave_drivers(
             codes, units = np.zeros(len(df), dtype=int), pd.DataFrame(index=[0])
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(units) + 1))
+        subs, own, sizes = {}, {}, {}
         for u in range(len(units)):
-            idx = order[bounds[u] : bounds[u + 1]]
-            sub = df.iloc[idx]
+            sub = df.iloc[order[bounds[u] : bounds[u + 1]]]
+            subs[u] = sub
+            sizes[u] = int(sub["itl"].notna().sum())
+            if level != "organisation" and org is not None and sizes[u] >= min_unit:
+                result = dominance(sub, resamples=resamples_unit, max_rows=MAX_ROWS_UNIT, seed=seed + 7 + u)
+                if result is not None:
+                    own[u] = result
+        shrunk = _shrink(own, org, sizes) if org is not None else {}
+        for u in range(len(units)):
+            sub = subs[u]
             row: dict[str, Any] = {"level": level, "n": len(sub)}
             for d in ("site", "department", "role"):
                 row[d] = units.iloc[u][d] if d in dims else None
-            n_itl = int(sub["itl"].notna().sum())
-            own = None
             if level == "organisation":
-                own = org
-            elif n_itl >= min_unit:
-                own = dominance(sub, resamples=resamples_unit, max_rows=MAX_ROWS_UNIT, seed=seed + 7 + u)
-            result = own if own is not None else org
-            row["weights_source"] = "own" if own is not None else "organisation"
+                result, source, weight = org, "own", 1.0
+            elif u in shrunk:
+                result, weight = shrunk[u]
+                source = "own" if sizes[u] >= STABLE_UNIT_N else "shrunk"
+            else:
+                result, source, weight = org, "organisation", 0.0
+            row["weights_source"] = source
+            row["own_weight"] = weight
             row["r2_full"] = float(result["r2_full"].iloc[0]) if result is not None else np.nan
+            row["r2_cv"] = float(org["r2_cv"].iloc[0]) if level == "organisation" and org is not None else np.nan
             perf = _performance(sub, call_threshold)
+            indexed = result.set_index("driver") if result is not None else None
             for g in GROUP_KEYS:
-                rec = result.set_index("driver").loc[g] if result is not None else None
+                rec = indexed.loc[g] if indexed is not None else None
                 for f in ("importance", "importance_lo", "importance_hi", "share", "sign", "rank"):
                     row[f"{g}_{f}"] = float(rec[f]) if rec is not None and f in rec and pd.notna(rec[f]) else np.nan
                 num, den = perf[g]
@@ -366,8 +482,10 @@ def _wave_drivers(
 
 DRIVER_COLUMNS: tuple[str, ...] = (
     *UNIT_COLUMNS,
-    "weights_source",
+    "weights_source",  # own (stable unit) | shrunk (toward the organisation) | organisation (borrowed)
+    "own_weight",  # how much of the unit's weights is its own (1 own, 0 borrowed, mean lambda if shrunk)
     "r2_full",
+    "r2_cv",  # organisation rows: the full model's cross-validated pseudo-R^2
     *(f"{g}_{f}" for g in GROUP_KEYS for f in DRIVER_FIELDS),
 )
 
@@ -414,9 +532,11 @@ def compute_drivers(
 def to_long(wide: pd.DataFrame) -> pd.DataFrame:
     """One row per unit x driver group (for the quadrant chart), from the wide released table.
 
-    act_here = the group's importance is above the unit's median importance, the unit's unfavourable
-    share is above the organisation's (same wave), and worse conditions raise intent to leave.
-    Computed from visible values only: a hidden or banded cell gives act_here = False.
+    act_here = the group's (predictive) importance is above the unit's median importance with its
+    interval above zero, worse conditions raise intent to leave, and the unit's unfavourable share is
+    above the organisation's (same wave) by more than noise: 1.96 binomial standard errors at the
+    unit's number of answers. Computed from visible values only: a hidden or banded cell gives
+    act_here = False.
     """
     base = [c for c in wide.columns if not any(c.startswith(f"{g}_") for g in GROUP_KEYS)]
     labels = {g.key: g.label for g in DRIVER_GROUPS}
@@ -438,7 +558,14 @@ def to_long(wide: pd.DataFrame) -> pd.DataFrame:
             org_unfav = pd.to_numeric(wide["wave"].map(org[f"{g}_unfavourable"]), errors="coerce").astype("float64")
         else:
             org_unfav = pd.Series(np.nan, index=wide.index)
-        act = (imp > median_imp) & (unfav > org_unfav) & (sign > 0)
+        answered = pd.to_numeric(part.get("unfavourable_answered"), errors="coerce").astype("float64")
+        lo = pd.to_numeric(part.get("importance_lo"), errors="coerce").astype("float64")
+        # beyond noise: the unit's unfavourable share exceeds the organisation's by more than 1.96
+        # binomial standard errors of a group of the unit's size, and the importance interval is above 0
+        noise = 1.96 * np.sqrt(org_unfav * (1 - org_unfav) / answered.where(answered > 0))
+        worse = unfav - org_unfav > noise
+        not_org = part["level"] != "organisation" if "level" in part.columns else True
+        act = (imp > median_imp) & worse & (sign > 0) & (lo > 0) & not_org
         part["act_here"] = act.fillna(False).astype(bool).to_numpy()
         parts.append(part)
     return pd.concat(parts, ignore_index=True)

@@ -29,6 +29,12 @@ DRIVERS: tuple[str, ...] = (
     *NUMERIC_DRIVERS,
 )
 ADJUSTMENT: tuple[str, ...] = ("role", "site", "tenure_band")
+# The attrition-risk model: satisfaction is left out (too close to the outcome to be a predictor: it is a
+# consequence of the same experience as intent to leave), and site and department enter as unit terms
+# shrunk toward the organisation (random intercepts; see risk.py) instead of as fixed site dummies.
+RISK_DRIVERS: tuple[str, ...] = tuple(d for d in DRIVERS if d != "satisfaction")
+RISK_ADJUSTMENT: tuple[str, ...] = ("role", "tenure_band")
+UNIT_TERMS: dict[str, tuple[str, ...]] = {"site": ("site",), "department": ("site", "department")}
 DIMENSIONS: tuple[str, ...] = ("wave", *contract.DIMENSIONS)
 OUTCOME = "itl"
 
@@ -94,9 +100,33 @@ class DesignSpec:
     modes: dict[str, str] = field(default_factory=dict)
     cat_indicators: list[str] = field(default_factory=list)
     observed_range: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # unit terms: name -> the columns whose combination is the unit; every seen unit gets its own
+    # column (no reference level), meant to be penalised as a random intercept. An unseen or
+    # incomplete unit gets no column set, i.e. the organisation's average.
+    random: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    random_levels: dict[str, list[str]] = field(default_factory=dict)
+
+    @staticmethod
+    def unit_keys(df: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+        """One text key per row for the combination of `columns` (None when any part is missing)."""
+        missing = np.zeros(len(df), dtype=bool)
+        keys = None
+        for c in columns:
+            part = df[c].astype(object)
+            missing |= part.isna().to_numpy()
+            text = part.astype(str)
+            keys = text if keys is None else keys + "\x1f" + text
+        out = keys.to_numpy(dtype=object) if keys is not None else np.full(len(df), "", dtype=object)
+        return np.where(missing, None, out)
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str] = ()) -> DesignSpec:
+    def fit(
+        cls,
+        df: pd.DataFrame,
+        numeric: Sequence[str],
+        categorical: Sequence[str] = (),
+        random: dict[str, tuple[str, ...]] | None = None,
+    ) -> DesignSpec:
         spec = cls(numeric=[], categorical=[])
         for col in numeric:
             values = df[col].to_numpy(dtype="float64")
@@ -130,6 +160,12 @@ class DesignSpec:
             spec.levels[col] = rest
             if has_missing:
                 spec.cat_indicators.append(col)
+        for name, cols in (random or {}).items():
+            keys = cls.unit_keys(df, cols)
+            seen = sorted({k for k in keys if k is not None})
+            if len(seen) >= 2:
+                spec.random[name] = tuple(cols)
+                spec.random_levels[name] = seen
         return spec
 
     @property
@@ -138,7 +174,17 @@ class DesignSpec:
         for col in self.categorical:
             out += [f"{col}={lev}" for lev in self.levels[col]]
         out += [f"{c} missing" for c in self.cat_indicators]
+        for name in self.random:
+            out += [f"unit:{name}={lev}" for lev in self.random_levels[name]]
         return out
+
+    def random_indices(self) -> dict[str, np.ndarray]:
+        """Unit term name -> indices of its columns in the model matrix."""
+        names = self.columns
+        return {
+            name: np.array([i for i, c in enumerate(names) if c.startswith(f"unit:{name}=")], dtype=int)
+            for name in self.random
+        }
 
     def column_groups(self) -> dict[str, list[int]]:
         """Source variable -> indices of its model columns (value and missing indicator)."""
@@ -172,6 +218,14 @@ class DesignSpec:
                 blocks.append(onehot)
         for col in self.cat_indicators:
             blocks.append(pd.isna(df[col].to_numpy(dtype=object)).astype("float64")[:, None])
+        for name, cols in self.random.items():
+            levels_ = self.random_levels[name]
+            onehot = np.zeros((n, len(levels_)))
+            if all(c in df for c in cols):
+                codes = pd.Index(levels_, dtype=object).get_indexer(self.unit_keys(df, cols))
+                hit = codes >= 0
+                onehot[np.flatnonzero(hit), codes[hit]] = 1.0
+            blocks.append(onehot)
         return np.hstack(blocks)
 
 
@@ -194,16 +248,19 @@ def fit_logit(
     max_iter: int = 30,
     tol: float = 1e-7,
     beta0: np.ndarray | None = None,
+    penalty: np.ndarray | None = None,
 ) -> np.ndarray:
     """Logistic regression by Newton-Raphson (IRLS) with a weak ridge on all but the intercept.
 
     The ridge (lambda=1 on standardised columns, i.e. a N(0, 1) prior on each log-odds ratio per SD)
-    only matters in small units, where it keeps fits finite under complete separation.
+    only matters in small units, where it keeps fits finite under complete separation. `penalty`
+    (one value per column) replaces it, e.g. 1/tau^2 on the columns of a random intercept.
     """
     n, k = X.shape
     w = np.ones(n) if w is None else w
-    penalty = np.full(k, ridge)
-    penalty[0] = 0.0
+    if penalty is None:
+        penalty = np.full(k, ridge)
+        penalty[0] = 0.0
     if beta0 is None:
         beta = np.zeros(k)
         ybar = float(np.clip((w * y).sum() / max(w.sum(), 1e-12), 1e-4, 1 - 1e-4))

@@ -1,21 +1,30 @@
 """Attrition risk: a calibrated logistic model of intent to leave, turned into unit risk, expected
 departures and replacement-cost exposure (METHODS.md, "Attrition risk").
 
-Model: logistic regression of ITL (intent_to_leave >= contract.ITL_THRESHOLD) on the drivers plus role,
-site and tenure band, fitted per wave on the respondents who answered intent to leave (randomly
-subsampled to `max_fit_rows` for speed; the model has a few dozen parameters, so 30,000 rows pin them
-down). Missing predictors are imputed for modelling only (median/mode plus a missing indicator).
+Model: logistic regression of ITL (intent_to_leave >= contract.ITL_THRESHOLD) on the drivers except job
+satisfaction (too close to the outcome to be a predictor), role and tenure band, plus random intercepts
+for site and for department within site, fitted per wave on the respondents who answered intent to leave
+(randomly subsampled to `max_fit_rows` for speed). The random intercepts are fitted as a penalised
+model (penalty 1/tau^2 on each unit's column) with tau^2 the empirical-Bayes estimate of the
+between-unit variance, so a department's risk reflects the department itself, shrunk toward the
+organisation as much as its size warrants. Missing predictors are imputed for modelling only
+(median/mode plus a missing indicator).
 
 Unit risk is the mean predicted probability over the unit's respondents (marginal standardisation).
 Expected two-year departures = headcount x [p * P(leave | ITL) + (1 - p) * P(leave | no ITL)], computed
 per site x department x role cell and summed, so roster headcount and roster replacement costs apply
 cell by cell. Without a roster, respondents stand in for headcount (`headcount_source`).
 
-Intervals (95%, percentile bootstrap): `refits` refits of the model on bootstrap resamples of the
-fitting rows (m-out-of-n with m <= `refit_rows`, rescaled by sqrt(m/n) around the full fit so the
-spread matches n rows) combined with `resamples` Poisson(1) resamples of respondents, each re-predicted
-with one of the refits. So both the model's uncertainty and which respondents happened to answer are
-reflected.
+Intervals (95%, percentile, `resamples` >= 200 replicates): each replicate combines a draw of the
+coefficients from their approximate posterior (one of `refits` draws), fresh Poisson(1) weights on
+respondents (which respondents happened to answer) and, for departures and cost, a draw of
+P(leave | ITL) and P(leave | no ITL) from Beta priors around the set values (`conversion_draws`).
+`expected_departures_sampling_lo/_hi` hold the interval with the conversion fixed, to show how much of
+the width is the assumptions'.
+
+Diagnostics per wave: cross-validated (out-of-fold) AUROC, observed/expected and calibration slope on
+the wave, and the previous wave's model scored on this wave before it is refitted (temporal
+validation), with a `drift` flag and a plain `drift_warning` when it no longer fits.
 
 No individual probability ever leaves this module: public functions return unit aggregates only.
 """
@@ -36,8 +45,9 @@ from pipelines import contract
 from pipelines.contract import levels
 from pipelines.models import assumptions
 from pipelines.models.features import (
-    ADJUSTMENT,
-    DRIVERS,
+    RISK_ADJUSTMENT,
+    RISK_DRIVERS,
+    UNIT_TERMS,
     DesignSpec,
     cell_codes,
     expit,
@@ -50,10 +60,16 @@ CELL = levels.CELL
 UNIT_COLUMNS: tuple[str, ...] = ("wave", "site", "department", "role", "level", "n")
 
 MAX_FIT_ROWS = 30_000
-REFITS = 40
+REFITS = 50
 REFIT_ROWS = 5_000
 RESAMPLES = 200
 CV_FOLDS = 5
+# Empirical-Bayes estimate of the between-unit variances (log-odds scale).
+EB_ITERATIONS = 30
+EB_TOL = 0.01  # stop when no variance moves by more than 1%
+TAU2_START = 0.1
+TAU2_MIN = 1e-3
+TAU2_MAX = 4.0
 
 
 @dataclass
@@ -85,6 +101,58 @@ def _auroc(y: np.ndarray, score: np.ndarray) -> float:
     return float(roc_auc_score(y, score))
 
 
+def _penalised_fit(
+    X: np.ndarray, y: np.ndarray, groups: dict[str, np.ndarray], *, iters: int = EB_ITERATIONS
+) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Logistic regression with random intercepts for the unit terms, fitted as a penalised model.
+
+    Fixed effects keep the weak ridge of `fit_logit` (1 on standardised columns); the columns of unit
+    term g get the penalty 1/tau_g^2, i.e. a N(0, tau_g^2) random intercept per unit. tau_g^2 is the
+    empirical-Bayes estimate of the between-unit variance by the EM update of a Laplace-approximated
+    mixed model, tau_g^2 = (sum_j b_j^2 + trace of the posterior covariance of b_g) / J_g, iterated in
+    MacKay's form tau_g^2 = sum_j b_j^2 / (J_g - trace(cov_g) / tau_g^2). Returns
+    (coefficients, their posterior covariance, tau^2 per term)."""
+    k = X.shape[1]
+    penalty = np.full(k, 1.0)
+    penalty[0] = 0.0
+    tau2 = {g: TAU2_START for g in groups}
+    beta = None
+    cov = np.eye(k)
+    final = False
+    for it in range(iters + 1):
+        for g, idx in groups.items():
+            penalty[idx] = 1.0 / tau2[g]
+        beta = fit_logit(X, y, beta0=beta, penalty=penalty, max_iter=30 if it == 0 else 10)
+        p = expit(X @ beta)
+        hess = (X * (p * (1 - p))[:, None]).T @ X + np.diag(penalty) + 1e-9 * np.eye(k)
+        cov = np.linalg.inv(hess)
+        if not groups or final or it == iters:
+            break
+        new = {}
+        for g, idx in groups.items():
+            # effective number of unit effects the data determine (MacKay's fixed point for the EM
+            # update above; it converges in a few steps, also when tau^2 heads for zero)
+            gamma = len(idx) - np.trace(cov[np.ix_(idx, idx)]) / tau2[g]
+            value = np.sum(beta[idx] ** 2) / gamma if gamma > 1e-6 else TAU2_MIN
+            new[g] = float(np.clip(value, TAU2_MIN, TAU2_MAX))
+        final = all(abs(np.log(new[g] / tau2[g])) < EB_TOL for g in groups)  # then one last fit at them
+        tau2 = new
+    return beta, (cov + cov.T) / 2, tau2
+
+
+def _design(train: pd.DataFrame, include_burnout: bool, units: bool) -> tuple[tuple[str, ...], DesignSpec]:
+    drivers = tuple(d for d in RISK_DRIVERS if include_burnout or d != "burnout_level")
+    adjustment = RISK_ADJUSTMENT if units else (*RISK_ADJUSTMENT, "site")
+    return drivers, DesignSpec.fit(train, drivers, adjustment, UNIT_TERMS if units else None)
+
+
+def _fit_rows(df: pd.DataFrame, max_fit_rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    train = df[df["itl"].notna()]
+    if len(train) > max_fit_rows:
+        train = train.iloc[np.sort(rng.choice(len(train), max_fit_rows, replace=False))]
+    return train
+
+
 def fit_model(
     df: pd.DataFrame,
     *,
@@ -93,34 +161,43 @@ def fit_model(
     refits: int = REFITS,
     refit_rows: int = REFIT_ROWS,
     seed: int = 0,
+    units: bool = True,
 ) -> FittedModel:
-    """Fit the ITL model on respondents who answered intent to leave (see module docstring)."""
+    """Fit the ITL model on respondents who answered intent to leave (see module docstring).
+
+    `refit_betas` are `refits` draws of the coefficients from their approximate posterior
+    N(beta, H^-1) (H: the penalised Hessian), which carries each unit's own uncertainty: a small
+    department's effect is both shrunk toward the organisation and uncertain. `refit_rows` is kept
+    for callers of the earlier bootstrap version and no longer used. `units=False` fits site as a
+    fixed effect and no department term (the earlier model)."""
     rng = np.random.default_rng(seed)
-    train = df[df["itl"].notna()]
-    if len(train) > max_fit_rows:
-        train = train.iloc[np.sort(rng.choice(len(train), max_fit_rows, replace=False))]
+    train = _fit_rows(df, max_fit_rows, rng)
     y = train["itl"].to_numpy(dtype="float64")
     if len(train) < 10 or y.min() == y.max():
         raise ValueError("Too few answers to intent to leave (or no variation) to fit a risk model.")
-    drivers = tuple(d for d in DRIVERS if include_burnout or d != "burnout_level")
-    spec = DesignSpec.fit(train, drivers, ADJUSTMENT)
+    drivers, spec = _design(train, include_burnout, units)
     X = spec.transform(train)
-    beta = fit_logit(X, y)
+    beta, cov, tau2 = _penalised_fit(X, y, spec.random_indices())
     n = len(train)
-    m = min(n, refit_rows)
-    betas = []
-    for _ in range(refits):
-        idx = rng.integers(0, n, m)
-        b = fit_logit(X[idx], y[idx], beta0=beta, max_iter=8, tol=1e-5)
-        betas.append(beta + np.sqrt(m / n) * (b - beta))
+    try:
+        chol = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        vals, vecs = np.linalg.eigh(cov)
+        chol = vecs * np.sqrt(np.clip(vals, 0, None))
+    draws = beta[None, :] + rng.standard_normal((refits, len(beta))) @ chol.T
     method = {
         "fit_rows": n,
         "refits": refits,
-        "refit_rows": m,
+        "coefficient_draws": "posterior normal (Laplace), not refits",
         "include_burnout": include_burnout,
-        "estimator": "logistic regression (IRLS, ridge 1 on standardised drivers)",
+        "predictors": list(drivers),
+        "excluded": {"satisfaction": "too close to the outcome to be a predictor"},
+        "unit_terms": {g: list(c) for g, c in spec.random.items()},
+        "between_unit_variance": {g: round(v, 5) for g, v in tau2.items()},
+        "estimator": "logistic regression with site and department random intercepts (penalised IRLS, "
+        "empirical-Bayes variances; ridge 1 on standardised drivers)",
     }
-    return FittedModel(spec, beta, np.array(betas).reshape(refits, len(beta)), n, int(y.sum()), drivers, method)
+    return FittedModel(spec, beta, draws.reshape(refits, len(beta)), n, int(y.sum()), drivers, method)
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,6 +231,7 @@ def cross_validate(
     max_fit_rows: int = MAX_FIT_ROWS,
     min_bin: int = 10,
     seed: int = 0,
+    units: bool = True,
 ) -> dict[str, Any]:
     """5-fold cross-validated AUROC, observed/expected, calibration slope and a calibration curve.
 
@@ -161,9 +239,7 @@ def cross_validate(
     risk, never fewer than `min_bin` respondents each.
     """
     rng = np.random.default_rng(seed + 1)
-    train = df[df["itl"].notna()]
-    if len(train) > max_fit_rows:
-        train = train.iloc[np.sort(rng.choice(len(train), max_fit_rows, replace=False))]
+    train = _fit_rows(df, max_fit_rows, rng)
     n = len(train)
     y = train["itl"].to_numpy(dtype="float64")
     out: dict[str, Any] = {"n_fit": n, "n_events": int(y.sum()), "folds": folds}
@@ -172,18 +248,32 @@ def cross_validate(
         out.update(auroc=nan, auroc_sd=nan, observed_expected=nan, calibration_slope=nan, curve=[])
         out["verdict"] = calibration_verdict(nan, nan, nan)
         return out
-    drivers = tuple(d for d in DRIVERS if include_burnout or d != "burnout_level")
     fold = rng.permutation(np.arange(n) % folds)
     oof = np.empty(n)
     aucs = []
     for f in range(folds):
         test = fold == f
-        spec = DesignSpec.fit(train[~test], drivers, ADJUSTMENT)
-        beta = fit_logit(spec.transform(train[~test]), y[~test])
+        # the same model as fit_model, refitted without the held-out fold: out-of-fold predictions
+        _, spec = _design(train[~test], include_burnout, units)
+        beta, _, _ = _penalised_fit(spec.transform(train[~test]), y[~test], spec.random_indices())
         oof[test] = expit(spec.transform(train[test]) @ beta)
         if 0 < y[test].sum() < test.sum():
             aucs.append(_auroc(y[test], oof[test]))
-    p = np.clip(oof, 1e-6, 1 - 1e-6)
+    out.update(_calibration(y, oof, min_bin))
+    out["auroc"] = float(np.mean(aucs)) if aucs else nan
+    out["auroc_sd"] = float(np.std(aucs)) if aucs else nan
+    out["verdict"] = calibration_verdict(out["observed_expected"], out["calibration_slope"], out["auroc"])
+    return out
+
+
+def _calibration(y: np.ndarray, predicted: np.ndarray, min_bin: int = 10) -> dict[str, Any]:
+    """Observed/expected, calibration slope (logistic recalibration on logit p), a binned curve and
+    the AUROC of predictions `predicted` against outcomes `y` (predictions made without `y`)."""
+    n = len(y)
+    nan = float("nan")
+    if n == 0 or y.min() == y.max():
+        return {"observed_expected": nan, "calibration_slope": nan, "curve": [], "auroc_all": nan}
+    p = np.clip(predicted, 1e-6, 1 - 1e-6)
     logit_p = np.log(p / (1 - p))
     slope_fit = fit_logit(np.column_stack([np.ones(n), logit_p]), y, ridge=0.0)
     bins = int(min(10, n // max(min_bin, 1)))
@@ -199,16 +289,73 @@ def cross_validate(
                     "observed": float(y[idx].mean()),
                 }
             )
-    oe = float(y.sum() / p.sum())
-    auroc = float(np.mean(aucs)) if aucs else nan
-    out.update(
-        auroc=auroc,
-        auroc_sd=float(np.std(aucs)) if aucs else nan,
-        observed_expected=oe,
-        calibration_slope=float(slope_fit[1]),
-        curve=curve,
+    return {
+        "observed_expected": float(y.sum() / p.sum()),
+        "calibration_slope": float(slope_fit[1]),
+        "curve": curve,
+        "auroc_all": _auroc(y, p),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Temporal validation: last wave's model on this wave
+# --------------------------------------------------------------------------------------------
+DRIFT_OE = (0.8, 1.25)  # observed/expected outside this range: drift
+DRIFT_SLOPE = (0.7, 1.4)  # calibration slope outside this range: drift
+
+
+def drift_warning(oe: float, slope: float, previous_wave: str, wave: str) -> str | None:
+    """Plain-words warning when last wave's model no longer fits this wave, else None."""
+    if not (np.isfinite(oe) and np.isfinite(slope)):
+        return None
+    parts = []
+    if not DRIFT_OE[0] <= oe <= DRIFT_OE[1]:
+        more = "more" if oe > 1 else "fewer"
+        parts.append(
+            f"{more} respondents stated intent to leave than the {previous_wave} model predicts "
+            f"(observed/expected {oe:.2f})"
+        )
+    if not DRIFT_SLOPE[0] <= slope <= DRIFT_SLOPE[1]:
+        parts.append(f"the {previous_wave} model's risk ranking has changed (calibration slope {slope:.2f})")
+    if not parts:
+        return None
+    return (
+        f"Drift: in {wave}, " + "; ".join(parts) + ". Something changed between the waves; read this wave's "
+        "risk as a new picture rather than a continuation of the last one."
     )
-    out["verdict"] = calibration_verdict(oe, out["calibration_slope"], auroc)
+
+
+def temporal_validation(
+    previous: pd.DataFrame, current: pd.DataFrame, *, previous_wave: str, wave: str, seed: int = 0
+) -> dict[str, Any]:
+    """Fit the model on the previous wave and score it on this wave, before this wave is refitted:
+    observed/expected, calibration slope and AUROC on the new wave's respondents, and the drift flag."""
+    nan = float("nan")
+    out: dict[str, Any] = {
+        "previous_wave": previous_wave,
+        "previous_auroc": nan,
+        "previous_observed_expected": nan,
+        "previous_calibration_slope": nan,
+        "drift": None,
+        "drift_warning": None,
+    }
+    scored = current[current["itl"].notna()]
+    try:
+        model = fit_model(previous, refits=0, seed=seed)
+    except ValueError:
+        return out
+    y = scored["itl"].to_numpy(dtype="float64")
+    if len(y) < 10 or y.min() == y.max():
+        return out
+    cal = _calibration(y, model._predict(scored))
+    warning = drift_warning(cal["observed_expected"], cal["calibration_slope"], previous_wave, wave)
+    out.update(
+        previous_auroc=cal["auroc_all"],
+        previous_observed_expected=cal["observed_expected"],
+        previous_calibration_slope=cal["calibration_slope"],
+        drift=warning is not None,
+        drift_warning=warning,
+    )
     return out
 
 
@@ -258,6 +405,26 @@ def _membership(cells: pd.DataFrame, dims: tuple[str, ...]) -> tuple[np.ndarray,
     return codes, units
 
 
+# Beta priors on the conversion from intent to departure, centred on the set values (defaults from
+# Hamidi et al. 2018, REFERENCE.md). Their concentrations (alpha + beta) make the 95% range of
+# P(leave | ITL) about 0.14-0.38 at the default 0.25, which includes Rittenhouse et al. 2004's PPV of
+# 35%, and of P(leave | no ITL) about 0.035-0.14 at the default 0.08: the derivation is not a published
+# figure, and organisations differ.
+CONVERSION_CONCENTRATION: dict[str, float] = {assumptions.P_LEAVE_ITL: 50.0, assumptions.P_LEAVE_NO_ITL: 100.0}
+
+
+def conversion_draws(a: float, b: float, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`size` draws of (P(leave | ITL), P(leave | no ITL)) from Beta priors with means `a` and `b`."""
+
+    def draw(mean: float, key: str) -> np.ndarray:
+        if not 0.0 < mean < 1.0:
+            return np.full(size, mean)
+        kappa = CONVERSION_CONCENTRATION[key]
+        return rng.beta(mean * kappa, (1 - mean) * kappa, size)
+
+    return draw(a, assumptions.P_LEAVE_ITL), draw(b, assumptions.P_LEAVE_NO_ITL)
+
+
 def _wave_risk(
     df: pd.DataFrame,
     roster: pd.DataFrame | None,
@@ -269,6 +436,8 @@ def _wave_risk(
 ) -> pd.DataFrame:
     rng = np.random.default_rng(seed + 2)
     a, b = float(values[assumptions.P_LEAVE_ITL]), float(values[assumptions.P_LEAVE_NO_ITL])
+    # the conversion assumptions' own uncertainty: one draw of each per replicate
+    a_rep, b_rep = conversion_draws(a, b, resamples, rng)
     costs = role_costs(values)
     codes, cells = cell_codes(df, CELL)
     n_cells = len(cells)
@@ -332,11 +501,12 @@ def _wave_risk(
             return point_sum[mask].sum() / counts[mask].sum()
         return sums[:, mask].sum(axis=1) / np.maximum(wsum[:, mask].sum(axis=1), 1e-12)
 
-    def departures(p: np.ndarray, h: np.ndarray) -> np.ndarray:
+    def departures(p: np.ndarray, h: np.ndarray, a: Any = a, b: Any = b) -> np.ndarray:
         return h * (p * a + (1 - p) * b)
 
     cell_ed_point = departures(point_p, hc)
-    cell_ed_rep = departures(rep_p, hc)
+    cell_ed_rep = departures(rep_p, hc, a_rep[:, None], b_rep[:, None])
+    cell_ed_sampling = departures(rep_p, hc)  # the conversion fixed at its set values
     # roster-only cells, attached to units by their site/department/role labels
     extra_rows = []
     if extra is not None and len(extra):
@@ -351,6 +521,7 @@ def _wave_risk(
                     float(row["headcount"]),
                     cost,
                     departures(pp, row["headcount"]),
+                    departures(pr, row["headcount"], a_rep, b_rep),
                     departures(pr, row["headcount"]),
                 )
             )
@@ -365,10 +536,11 @@ def _wave_risk(
         n_u = counts @ M
         ed_point = cell_ed_point @ M
         ed_rep = cell_ed_rep @ M
+        ed_sampling = cell_ed_sampling @ M
         cost_point = (cell_ed_point * cell_cost) @ M
         cost_rep = (cell_ed_rep * cell_cost) @ M
         hc_u = hc @ M
-        for disp, h, cost, edp, edr in extra_rows:
+        for disp, h, cost, edp, edr, eds in extra_rows:
             match = np.ones(n_units, dtype=bool)
             for d in dims:
                 key = str(disp[d]).strip().casefold()
@@ -377,6 +549,7 @@ def _wave_risk(
                 hc_u = hc_u + match * h
                 ed_point = ed_point + match * edp
                 ed_rep = ed_rep + np.outer(edr, match)
+                ed_sampling = ed_sampling + np.outer(eds, match)
                 cost_point = cost_point + match * edp * cost
                 cost_rep = cost_rep + np.outer(edr * cost, match)
         risk_point = (point_sum @ M) / n_u
@@ -394,6 +567,8 @@ def _wave_risk(
                 "expected_departures": ed_point,
                 "expected_departures_lo": np.percentile(ed_rep, 2.5, axis=0),
                 "expected_departures_hi": np.percentile(ed_rep, 97.5, axis=0),
+                "expected_departures_sampling_lo": np.percentile(ed_sampling, 2.5, axis=0),
+                "expected_departures_sampling_hi": np.percentile(ed_sampling, 97.5, axis=0),
                 "cost_exposure": cost_point,
                 "cost_exposure_lo": np.percentile(cost_rep, 2.5, axis=0),
                 "cost_exposure_hi": np.percentile(cost_rep, 97.5, axis=0),
@@ -418,6 +593,8 @@ RISK_COLUMNS: tuple[str, ...] = (
     "expected_departures",
     "expected_departures_lo",
     "expected_departures_hi",
+    "expected_departures_sampling_lo",
+    "expected_departures_sampling_hi",
     "cost_exposure",
     "cost_exposure_lo",
     "cost_exposure_hi",
@@ -480,12 +657,19 @@ def _compute_risk(
     seed: int,
 ) -> RiskResult:
     values = values or assumptions.values(con)
-    wave_list = [wave] if wave is not None else waves(con)
+    all_waves = waves(con)
+    wave_list = [wave] if wave is not None else all_waves
     units, diags, coefs = [], [], {}
     for w in wave_list:
         df = load_respondents(con, wave=w)
         if df.empty:
             continue
+        before = [v for v in all_waves if v < w]
+        temporal: dict[str, Any] = {}
+        if diagnostics and before:  # last wave's model on this wave, before this wave is refitted
+            temporal = temporal_validation(
+                load_respondents(con, wave=before[-1]), df, previous_wave=before[-1], wave=w, seed=seed
+            )
         try:
             model = fit_model(df, refits=refits, seed=seed)
         except ValueError as exc:  # a tiny or uniform wave: no model, nothing released for it
@@ -512,7 +696,20 @@ def _compute_risk(
                     "calibration_slope": d["calibration_slope"],
                     "verdict": d["verdict"],
                     "calibration_curve": json.dumps(d["curve"]),
-                    "method": json.dumps({**model.method, "folds": d["folds"], "resamples": resamples}),
+                    "method": json.dumps(
+                        {
+                            **model.method,
+                            "folds": d["folds"],
+                            "calibration": "out-of-fold (5-fold cross-validation) on this wave",
+                            "resamples": resamples,
+                            "conversion_priors": {
+                                key: {"mean": float(values[key]), "concentration": kappa}
+                                for key, kappa in CONVERSION_CONCENTRATION.items()
+                            },
+                            "drift_rule": {"observed_expected": DRIFT_OE, "calibration_slope": DRIFT_SLOPE},
+                        }
+                    ),
+                    **temporal,
                 }
             )
     frame = pd.concat(units, ignore_index=True) if units else pd.DataFrame(columns=list(RISK_COLUMNS))
@@ -533,6 +730,13 @@ DIAGNOSTIC_COLUMNS: tuple[str, ...] = (
     "verdict",
     "calibration_curve",
     "method",
+    # last wave's model scored on this wave (migration 005)
+    "previous_wave",
+    "previous_auroc",
+    "previous_observed_expected",
+    "previous_calibration_slope",
+    "drift",
+    "drift_warning",
 )
 
 
@@ -549,7 +753,7 @@ def store_diagnostics(con: duckdb.DuckDBPyConnection, diagnostics: pd.DataFrame)
         con.execute(
             f"insert into model_diagnostics ({', '.join(DIAGNOSTIC_COLUMNS)}, built_at) "
             f"values ({', '.join('?' * len(DIAGNOSTIC_COLUMNS))}, current_timestamp)",
-            [None if isinstance(v, float) and np.isnan(v) else v for v in row],
+            [None if (isinstance(v, float) and np.isnan(v)) or v is pd.NA else v for v in row],
         )
 
 
