@@ -21,8 +21,17 @@ from pipelines.charts import report as chart_render
 from pipelines.charts.core import format_change, format_value, metric_label, unit_label
 from pipelines.models import intentions
 from pipelines.release import privacy
+from pipelines.release.tables import (
+    BENCHMARKS,
+    DRIVER_IMPORTANCE,
+    LEAVE_PATHS,
+    LEAVE_REASONS,
+    METRICS,
+    SAVED_SCENARIOS,
+    UNIT_RISK,
+)
 from pipelines.reports import summary
-from pipelines.reports.data import BENCHMARKS, DRIVERS, METRICS, PATHS, REASONS, RISK, SCENARIOS, ReportData
+from pipelines.reports.data import ReportData
 from pipelines.reports.summary import missing, money, pct, visible
 
 KEY_TABLE_METRICS = (
@@ -102,11 +111,11 @@ def cover(data: ReportData) -> str:
   <div class="band">
     <div class="kicker">Board report · clinician retention</div>
     <h1>Clinician retention report</h1>
-    <p class="scope runhead">{esc(s.title())} · survey wave {esc(s.wave)}</p>
+    <p class="scope runhead">{esc(s.title())} · survey wave {esc(data.wave)}</p>
   </div>
   <dl>
     <dt>Scope</dt><dd>{esc(s.title())}</dd>
-    <dt>Survey wave</dt><dd>{esc(s.wave)}{f" (trends include {esc(', '.join(s.waves))})" if len(s.waves) > 1 else ""}</dd>
+    <dt>Survey wave</dt><dd>{esc(data.wave)}{f" (trends include {esc(', '.join(data.waves))})" if len(data.waves) > 1 else ""}</dd>
     <dt>Generated</dt><dd>{data.generated_at:%d %B %Y, %H:%M}</dd>
     <dt>Confidentiality threshold</dt><dd>k = {data.k} respondents ({data.intentions_k} for leave paths and reasons)</dd>
     <dt>Contents</dt><dd>{" · ".join(sections)}</dd>
@@ -160,7 +169,7 @@ def _metric_rows(data: ReportData, metrics: Iterable[str]) -> pd.DataFrame:
                 "Value": f"fewer than {k}" if hidden else format_value(r["value"], r["stat"], r["display"]),
                 "95% interval": interval,
                 "Answered": None if hidden or missing(r.get("answered")) else int(r["answered"]),
-                f"Change since {data.scope.previous_wave or 'last wave'}": change,
+                f"Change since {data.previous_wave or 'last wave'}": change,
                 "Beyond noise": "yes" if summary.flag(r.get("exceeds_noise")) else "",
             }
         )
@@ -173,7 +182,7 @@ def key_measures(data: ReportData) -> str:
     if metrics is None:
         return f'<section class="chapter"><h2>Key measures</h2>{not_yet("Key measures", METRICS)}</section>'
     parts = [
-        f'<section class="chapter"><h2>Key measures</h2><p class="lead">How clinicians in {esc(who)} answered in wave {esc(data.scope.wave)}.</p>'
+        f'<section class="chapter"><h2>Key measures</h2><p class="lead">How clinicians in {esc(who)} answered in wave {esc(data.wave)}.</p>'
     ]
     parts.append(table(_metric_rows(data, KEY_TABLE_METRICS), num={"Value", "95% interval", "Answered"}))
     level = {"organisation": "site", "site": "department", "department": "department_role"}[data.scope.level]
@@ -188,7 +197,7 @@ def key_measures(data: ReportData) -> str:
         )
     bench = data.table(BENCHMARKS)
     if bench is not None and not bench.empty:
-        sel = data.scope.scope_rows(metrics, data.scope.wave)
+        sel = data.scope.scope_rows(metrics, data.wave)
         sel = sel[sel["role"].isna()] if "role" in sel else sel
         btable = charts.benchmark_table(sel, bench)
         if not btable.empty:
@@ -213,11 +222,11 @@ def _role_level(data: ReportData) -> str:
 
 def risk_section(data: ReportData) -> str:
     k = data.k
-    name = data.name_of(*RISK)
+    name = UNIT_RISK if data.has(UNIT_RISK) else None
     parts = ['<section class="chapter"><h2>Risk by unit</h2>']
     parts.append(f'<div class="callout">{esc(charts.ITL_NOTE)}</div>')
     if name is None:
-        parts.append(not_yet("Model-estimated risk, expected departures and cost exposure", RISK[0]))
+        parts.append(not_yet("Model-estimated risk, expected departures and cost exposure", UNIT_RISK))
         units = summary.units(data, METRICS, levels=(_rank_level(data),))
         itl = units[units["metric"] == "itl"] if not units.empty else units
         if not itl.empty:
@@ -294,16 +303,16 @@ def _risk_table(units: pd.DataFrame, observed: pd.DataFrame, k: int) -> str:
 
 
 def drivers_section(data: ReportData) -> str:
-    name = data.name_of(*DRIVERS)
+    name = DRIVER_IMPORTANCE if data.has(DRIVER_IMPORTANCE) else None
     parts = ['<section class="chapter"><h2>Drivers</h2>']
     if name is None:
-        parts.append(not_yet("Driver importance", DRIVERS[0]))
+        parts.append(not_yet("Driver importance", DRIVER_IMPORTANCE))
         parts.append("</section>")
         return "".join(parts)
     long = summary.driver_rows(data)
     who = data.scope.describe()
     if long.empty or long["importance"].isna().all():
-        parts.append(f'<div class="missing">Driver importance cannot be shown for {esc(who)} in wave {esc(data.scope.wave)} '
+        parts.append(f'<div class="missing">Driver importance cannot be shown for {esc(who)} in wave {esc(data.wave)} '
                      f"(too few respondents, or hidden to protect a smaller group).</div></section>")  # fmt: skip
         return "".join(parts)
     parts.append(
@@ -344,10 +353,10 @@ def drivers_section(data: ReportData) -> str:
     return "".join(parts)
 
 
-def _intent_long(data: ReportData, names: tuple[str, ...], rows: pd.DataFrame | None = None) -> pd.DataFrame:
+def _intent_long(data: ReportData, name: str, rows: pd.DataFrame | None = None) -> pd.DataFrame:
     wide = rows
     if wide is None:
-        row = summary.scope_row(data, *names)
+        row = summary.scope_row(data, name)
         wide = pd.DataFrame([row]) if row is not None else pd.DataFrame()
     if wide.empty:
         return wide
@@ -360,8 +369,8 @@ def _intent_long(data: ReportData, names: tuple[str, ...], rows: pd.DataFrame | 
 def intentions_section(data: ReportData) -> str:
     k = data.intentions_k
     parts = ['<section class="chapter"><h2>Intentions and reasons</h2>']
-    if not data.has(*PATHS) and not data.has(*REASONS):
-        parts.append(not_yet("Leave paths and reasons", PATHS[0]))
+    if not data.has(LEAVE_PATHS) and not data.has(LEAVE_REASONS):
+        parts.append(not_yet("Leave paths and reasons", LEAVE_PATHS))
         parts.append("</section>")
         return "".join(parts)
     who = data.scope.describe()
@@ -369,21 +378,21 @@ def intentions_section(data: ReportData) -> str:
         f'<p class="lead">What clinicians in {esc(who)} say they would do, and why. Shown only for groups of at least '
         f"{k} who answered the question.</p>"
     )
-    for names, question, title in ((PATHS, "path", "Leave paths"), (REASONS, "reason", "Reasons given")):
-        if not data.has(*names):
-            parts.append(not_yet(title, names[0]))
+    for name, question, title in ((LEAVE_PATHS, "path", "Leave paths"), (LEAVE_REASONS, "reason", "Reasons given")):
+        if not data.has(name):
+            parts.append(not_yet(title, name))
             continue
-        long = _intent_long(data, names)
+        long = _intent_long(data, name)
         if long.empty or long["pct"].isna().all():
             parts.append(
                 f'<div class="missing">{esc(title)} cannot be shown for {esc(who)}: fewer than {k} answered.</div>'
             )
             continue
         parts.append(figure(charts.intentions_figure(long, question, k), ""))
-        roles = summary.units(data, *names, levels=(_role_level(data),))
+        roles = summary.units(data, name, levels=(_role_level(data),))
         if not roles.empty:
             parts.append(f"<h3>{esc(title)} by role</h3>")
-            parts.append(_intent_pivot(_intent_long(data, names, roles), question, k))
+            parts.append(_intent_pivot(_intent_long(data, name, roles), question, k))
     opts = intentions.option_map()
     opts = opts[(opts["source"] == "path") & (opts["code"] != "stay")]
     if not opts.empty:
@@ -464,7 +473,7 @@ def scenario_rows(res: pd.DataFrame) -> pd.DataFrame:
 
 def scenarios_section(data: ReportData) -> str:
     parts = ['<section class="chapter"><h2>Retention options</h2>']
-    frame = data.table(SCENARIOS)
+    frame = data.table(SAVED_SCENARIOS)
     who = data.scope.describe()
     if frame is None or frame.empty:
         parts.append(f'<div class="missing">{esc(summary.options_sentence(data))}</div></section>')
@@ -522,9 +531,9 @@ def trends_section(data: ReportData) -> str:
     for d in ("site", "department", "role"):
         want = getattr(scope, d, None)
         rows = rows[rows[d].isna()] if want is None else rows[rows[d].astype(object) == want]
-    if len(scope.waves) < 2:
+    if len(data.waves) < 2:
         parts.append(
-            f'<div class="missing">Only one survey wave ({esc(scope.wave)}) is released so far: trends start with the next wave.</div>'
+            f'<div class="missing">Only one survey wave ({esc(data.wave)}) is released so far: trends start with the next wave.</div>'
         )
     else:
         parts.append(figure(chart_render.scope_trend_figure(rows, TREND_METRICS, scope.describe(), data.k),
@@ -532,7 +541,7 @@ def trends_section(data: ReportData) -> str:
     table_rows = []
     for m in (*TREND_METRICS, "satisfied", "valued", "ehr_after_hours_median"):
         rec = {"Measure": metric_label(m, short=False)}
-        for w in scope.waves:
+        for w in data.waves:
             r = rows[(rows["metric"] == m) & (rows["wave"].astype(object) == w)]
             if r.empty:
                 rec[w] = ""
@@ -541,14 +550,14 @@ def trends_section(data: ReportData) -> str:
             rec[w] = (
                 f"fewer than {data.k}" if bool(r["suppressed"]) else format_value(r["value"], r["stat"], r["display"])
             )
-        last = rows[(rows["metric"] == m) & (rows["wave"].astype(object) == scope.wave)]
+        last = rows[(rows["metric"] == m) & (rows["wave"].astype(object) == data.wave)]
         rec["Latest change"] = (
             ""
             if last.empty
             else format_change(last.iloc[0].get("change"), last.iloc[0]["stat"], last.iloc[0].get("exceeds_noise"))
         )
         table_rows.append(rec)
-    parts.append(table(pd.DataFrame(table_rows), num={*scope.waves, "Latest change"}))
+    parts.append(table(pd.DataFrame(table_rows), num={*data.waves, "Latest change"}))
     parts.append("</section>")
     return "".join(parts)
 
@@ -639,7 +648,7 @@ def build_html(data: ReportData, progress: Progress = None) -> str:
         if progress:
             progress(0.1 + 0.7 * i / len(SECTIONS), f"Drawing: {label}")
         body.append(fn(data))
-    title = f"Clinician retention report · {data.scope.title()} · wave {data.scope.wave}"
+    title = f"Clinician retention report · {data.scope.title()} · wave {data.wave}"
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
         f"<style>{css()}</style></head><body>{''.join(body)}</body></html>"
