@@ -378,6 +378,19 @@ def test_pdf_pages_render_and_are_not_blank(exports, tmp_path):
         assert ink > 0.003, f"page {i} is blank"
 
 
+def test_pdf_templates_escape_every_unit_name(injection_db):
+    """The PDF's HTML comes from autoescaped templates: a unit name is text, never markup."""
+    from pipelines.reports import pdf
+
+    assert pdf.environment().autoescape is True
+    html = pdf.build_html(released(injection_db, site=SITE))
+    assert "=HYPERLINK(&#34;http://x&#34;,&#34;y&#34;)" in html  # the department name, escaped
+    assert INJECTION not in html
+    assert "<b>k = " in html and "<i>say</i>" in html  # the templates' own markup is kept
+    with pytest.raises(Exception):  # noqa: B017 - a section missing a value fails loudly (StrictUndefined)
+        pdf.render("trends")
+
+
 @pytest.mark.parametrize("fmt", ["pdf", "xlsx", "csv", "pptx"])
 def test_site_scoped_export_names_no_other_site(exports, model_db, fmt):
     all_sites = set(released(model_db).tables["rel_groups"].query("level == 'site'")["site"])
