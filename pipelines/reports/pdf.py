@@ -28,6 +28,7 @@ from markupsafe import Markup
 from pipelines import charts, contract
 from pipelines.charts import report as chart_render
 from pipelines.charts.core import format_change, format_value, metric_label, unit_label
+from pipelines.contract.levels import DIMENSIONS
 from pipelines.models import intentions
 from pipelines.release import privacy
 from pipelines.release.tables import (
@@ -189,7 +190,7 @@ def key_measures(data: ReportData) -> Markup:
     metrics = data.table(METRICS)
     if metrics is None:
         return render("key_measures", absent=METRICS)
-    level = {"organisation": "site", "site": "department", "department": "department_role"}[data.scope.level]
+    level = summary.unit_level(data)
     units = summary.units(data, METRICS, levels=(level,))
     heatmap = None
     if not units.empty:
@@ -222,11 +223,11 @@ def key_measures(data: ReportData) -> Markup:
 
 
 def _rank_level(data: ReportData) -> str:
-    return {"organisation": "department", "site": "department", "department": "department_role"}[data.scope.level]
+    return summary.rank_level(data)
 
 
 def _role_level(data: ReportData) -> str:
-    return {"organisation": "role", "site": "site_role", "department": "department_role"}[data.scope.level]
+    return summary.role_level(data)
 
 
 def risk_section(data: ReportData) -> Markup:
@@ -495,7 +496,7 @@ def trends_section(data: ReportData) -> Markup:
         return render("trends", absent=METRICS)
     scope = data.scope
     rows = metrics[metrics["level"] == scope.level]
-    for d in ("site", "department", "role"):
+    for d in DIMENSIONS:
         want = getattr(scope, d, None)
         rows = rows[rows[d].isna()] if want is None else rows[rows[d].astype(object) == want]
     trend = None

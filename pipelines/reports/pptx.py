@@ -20,6 +20,7 @@ from pptx.util import Emu, Inches, Pt
 
 from pipelines import charts
 from pipelines.charts import report as chart_render
+from pipelines.contract.levels import DIMENSIONS
 from pipelines.release.tables import DRIVER_IMPORTANCE, LEAVE_PATHS, METRICS, SAVED_SCENARIOS, UNIT_RISK
 from pipelines.reports import summary
 from pipelines.reports.data import ReportData
@@ -198,7 +199,7 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
     risk_name = UNIT_RISK if data.has(UNIT_RISK) else None
     sentence = summary.risk_sentence(data) or ""
     if risk_name is None:
-        level = {"organisation": "site", "site": "department", "department": "department_role"}[s.level]
+        level = summary.unit_level(data)
         units = summary.units(data, METRICS, levels=(level,))
         if units.empty:
             _missing_text(
@@ -207,7 +208,7 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
         else:
             _picture(slide, charts.heatmap_figure(units, data.k), MARGIN, body_top, Inches(8.3), body_h)
     else:
-        level = {"organisation": "department", "site": "department", "department": "department_role"}[s.level]
+        level = summary.rank_level(data)
         units = summary.units(data, risk_name, levels=(level,))
         if units.empty:
             _missing_text(slide, f"No unit below {s.describe()} can be ranked.")
@@ -227,7 +228,7 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
     tick(3, "cost")
     if risk_name is not None:
         slide = _slide(prs, "Expected departures and replacement cost", data)
-        role_level = {"organisation": "role", "site": "site_role", "department": "department_role"}[s.level]
+        role_level = summary.role_level(data)
         roles = summary.units(data, risk_name, levels=(role_level,))
         if roles.empty:
             _missing_text(slide, "No role-level risk can be shown for this scope.")
@@ -343,7 +344,7 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
         slide = _slide(prs, "Trends across survey waves", data)
         metrics = data.table(METRICS)
         rows = metrics[metrics["level"] == s.level]
-        for d in ("site", "department", "role"):
+        for d in DIMENSIONS:
             want = getattr(s, d, None)
             rows = rows[rows[d].isna()] if want is None else rows[rows[d].astype(object) == want]
         _picture(

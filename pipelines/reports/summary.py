@@ -16,6 +16,7 @@ import pandas as pd
 from pipelines import contract
 from pipelines.charts.core import format_change, format_value, metric_label, unit_label
 from pipelines.charts.models import is_missing, money, percent  # the dashboard's formats, one definition
+from pipelines.contract.levels import CHILD_LEVELS, DIMENSIONS, LEVELS
 from pipelines.release.tables import (
     DRIVER_IMPORTANCE,
     LEAVE_PATHS,
@@ -56,7 +57,7 @@ def scope_row(data: ReportData, name: str, wave: str | None = None) -> pd.Series
     if frame is None:
         return None
     rows = data.scope.scope_rows(frame, wave or data.wave)
-    for d in ("site", "department", "role"):
+    for d in DIMENSIONS:
         if d in rows.columns:
             want = getattr(data.scope, d, None)
             rows = rows[rows[d].isna()] if want is None else rows[rows[d].astype(object) == want]
@@ -206,7 +207,7 @@ def risk_sentence(data: ReportData) -> str | None:
             f"may leave {who} within two years, a replacement-cost exposure of {money(scope['cost_exposure'])}"
             f" ({money(scope['cost_exposure_lo'])}–{money(scope['cost_exposure_hi'])})."
         )
-        roles = visible(units(data, UNIT_RISK, levels=(_role_level(data),)))
+        roles = visible(units(data, UNIT_RISK, levels=(role_level(data),)))
         roles = roles[roles["cost_exposure"].notna()] if not roles.empty else roles
         if not roles.empty:
             t = roles.sort_values("cost_exposure", ascending=False).iloc[0]
@@ -236,14 +237,28 @@ def _observed_risk_sentence(data: ReportData) -> str | None:
     )
 
 
+# The breakdowns the exports show for a scope (levels from pipelines.contract.levels).
+RANK_LEVEL = {"organisation": "department", "site": "department", "department": "department_role"}
+
+
+def unit_level(data: ReportData) -> str:
+    """The first level below the scope (sites, departments, or the department's roles)."""
+    return CHILD_LEVELS[data.scope.level][0]
+
+
+def rank_level(data: ReportData) -> str:
+    """The units ranked by risk: departments (of the organisation or the site), or the department's roles."""
+    return RANK_LEVEL[data.scope.level]
+
+
+def role_level(data: ReportData) -> str:
+    """The scope broken down by role: the scope's own dimensions plus role."""
+    dims = (*LEVELS[data.scope.level], "role")
+    return next(level for level, kept in LEVELS.items() if kept == dims)
+
+
 def _rank_levels(data: ReportData) -> tuple[str, ...]:
-    return {"organisation": ("department",), "site": ("department",), "department": ("department_role",)}[
-        data.scope.level
-    ]
-
-
-def _role_level(data: ReportData) -> str:
-    return {"organisation": "role", "site": "site_role", "department": "department_role"}[data.scope.level]
+    return (rank_level(data),)
 
 
 def driver_rows(data: ReportData, wave: str | None = None) -> pd.DataFrame:
