@@ -5,7 +5,7 @@ Every page (and `dashboard/model_data.py`) reads through here, never through Duc
     from dashboard import data
 
     frame = data.query_released("rel_metrics", wave="2026", level="site", metric=["burnout", "itl"])
-    data.has_table("rel_risk")                   # is a released table there (optional producers)?
+    data.has_table("rel_unit_risk")              # is a released table there (optional producers)?
     data.query_released("ref_benchmarks", metric="itl")
     data.with_connection(risk.read_diagnostics)  # any pipelines reader, short read-only connection
     data.clear_cache()                           # after an upload, delete, rebuild or settings change
@@ -14,6 +14,10 @@ Every page (and `dashboard/model_data.py`) reads through here, never through Duc
     data.reading("model_diagnostics")           # a pipeline reader's result, from the same snapshot
 
 Rules kept here so pages cannot get them wrong:
+- Released tables are read through `pipelines.release.reader`, the exports' door too, and every read
+  is limited to the session's scope (`auth.current_scope()`) by the reader's rule: a scoped user never
+  receives a row outside the scope, and a released table that cannot be scoped (no `site` column) is,
+  for a scoped user, absent. Saved scenarios are listed only when their own scope lies inside it.
 - Only tables named `rel_*` / `ref_*` (released through the confidentiality layer, or public) can be
   read, and only if they exist; filter columns must be columns of that table. The table name
   comes from that allow-list and is quoted; filter values never reach SQL at all.
@@ -34,21 +38,20 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
-import pyarrow as pa
 import streamlit as st
 
-from pipelines.release import access
+from pipelines.release import access, reader
+from pipelines.release.tables import TABLE_NAME
 from pipelines.store import warehouse
 
-RELEASED_TABLE = re.compile(r"^(rel|ref)_[a-z0-9_]+$")
-MAX_ROWS = 200_000  # a cap, so a mistaken unfiltered query cannot flood the browser
+RELEASED_TABLE = TABLE_NAME
+MAX_ROWS = reader.MAX_ROWS  # a cap, so a mistaken unfiltered query cannot flood the browser
 CACHE_TTL = 600  # seconds
 
 T = TypeVar("T")
@@ -80,6 +83,7 @@ class Snapshot:
     columns: dict[str, list[str]]  # released table -> its columns, in order
     tables: dict[str, pd.DataFrame]  # released table -> the whole table (shared: never mutate)
     readings: dict[str, Any]  # _snapshot_readers() name -> that reader's result
+    released: reader.ReleasedTables  # the same tables as the reader gives them (scope them with it)
 
 
 def _snapshot_readers() -> dict[str, Callable[[Any], Any]]:
@@ -103,42 +107,9 @@ def _snapshot(db: str, stamp: float) -> Snapshot:
     Nothing is held open across reruns: DuckDB's file lock would shut out a writer in another process.
     Held as a shared resource (not copied on every hit): callers only ever filter it into new frames."""
     with warehouse.connect(db, read_only=True) as con:
-        rows = con.execute(
-            "select table_name, column_name, data_type from duckdb_columns() "
-            "where schema_name = 'main' and not internal order by table_name, column_index"
-        ).fetchall()
-        columns: dict[str, list[str]] = {}
-        types: dict[str, set[str]] = {}
-        for table, column, data_type in rows:
-            if RELEASED_TABLE.match(table):
-                columns.setdefault(table, []).append(column)
-                types.setdefault(table, set()).add(data_type)
-        tables = {table: _read_table(con, table, types[table]) for table in columns}
+        released = reader.read_all(con)
         readings = {name: read(con) for name, read in _snapshot_readers().items()}
-    return Snapshot(columns, tables, readings)
-
-
-# Column types the Arrow path below converts exactly as DuckDB's .df() would (a test compares the
-# two on every released table); a table with any other type is read with .df().
-_ARROW_TYPES = frozenset({"VARCHAR", "BOOLEAN", "DOUBLE", "BIGINT"})
-_NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-
-
-def _read_table(con: Any, table: str, types: set[str]) -> pd.DataFrame:
-    """A whole released table as pandas, the same frame as `.df()` gives, in about half the time
-    (DuckDB's .df() builds Python strings and pandas then converts them to its str dtype again).
-    Integers and booleans take pandas' nullable dtypes only where the column has a null, as .df()
-    does. The name is allow-listed by RELEASED_TABLE and quoted."""
-    query = f'select * from "{table}" limit {MAX_ROWS}'
-    if not types <= _ARROW_TYPES:
-        return con.execute(query).df()
-    arrow = con.sql(query).to_arrow_table()
-    frame = arrow.to_pandas(types_mapper=_NULLABLE.get)
-    for name, column in zip(arrow.column_names, arrow.columns, strict=True):
-        dtype = frame[name].dtype
-        if column.null_count == 0 and isinstance(dtype, (pd.Int64Dtype, pd.BooleanDtype)):
-            frame[name] = frame[name].to_numpy(dtype=dtype.numpy_dtype)
-    return frame
+    return Snapshot(released.columns, released.tables, readings, released)
 
 
 def snapshot() -> Snapshot:
@@ -148,13 +119,22 @@ def snapshot() -> Snapshot:
 
 def reading(name: str) -> Any:
     """A pipeline reader's result from the snapshot ("settings", "model_diagnostics",
-    "saved_scenarios"); treat it as read-only."""
-    return snapshot().readings[name]
+    "saved_scenarios"); treat it as read-only. Saved scenarios: those inside the session's scope."""
+    snap = snapshot()
+    value = snap.readings[name]
+    if name == "saved_scenarios":
+        allowed = scope()
+        if not allowed.everything:
+            names = {s.name for s in snap.released.scenarios_in(allowed)}
+            value = value[value["name"].isin(names)].reset_index(drop=True)
+    return value
 
 
 def released_tables() -> dict[str, list[str]]:
-    """Released/public tables present in the warehouse, with their columns in order."""
-    return snapshot().columns
+    """Released/public tables this session can read, with their columns in order (a table that
+    cannot be limited to the session's scope is not among them)."""
+    allowed = scope()
+    return {name: cols for name, cols in snapshot().columns.items() if reader.shown(name, cols, allowed)}
 
 
 def has_table(table: str) -> bool:
@@ -162,8 +142,12 @@ def has_table(table: str) -> bool:
 
 
 @st.cache_data(ttl=CACHE_TTL, max_entries=512, show_spinner=False)
-def _query(db: str, stamp: float, table: str, filters: tuple, order_by: tuple, limit: int) -> pd.DataFrame:
-    frame = _snapshot(db, stamp).tables[table]
+def _query(
+    db: str, stamp: float, table: str, allowed: access.Scope, filters: tuple, order_by: tuple, limit: int
+) -> pd.DataFrame:
+    frame = _snapshot(db, stamp).released.table(table, allowed)  # the scope rule, before anything else
+    if frame is None:  # left out of this scope's view (released_tables() does not list it)
+        return pd.DataFrame()
     keep = pd.Series(True, index=frame.index)
     for column, value in filters:
         if value is None:
@@ -190,7 +174,8 @@ def query_released(
     `filters` maps column -> value: a scalar means `column = value`, a list/tuple means
     `column in (...)`, None means "no filter". Unknown tables or columns raise ValueError; an
     absent (not yet built) table returns an empty frame, so pages can show an empty state.
-    Treat the result as read-only (it is shared by the cache).
+    Rows are limited to the session's scope (`pipelines.release.reader.in_scope`); a table that
+    cannot be limited to it reads as absent. Treat the result as read-only (it is shared by the cache).
     """
     if not RELEASED_TABLE.match(table):
         raise ValueError(f"Only released tables (rel_*/ref_*) can be read, not {table!r}.")
@@ -204,8 +189,8 @@ def query_released(
     frozen = tuple(
         sorted((c, tuple(v) if isinstance(v, (list, tuple, set, frozenset)) else v) for c, v in filters.items())
     )
-    frame = _query(str(db_path()), _stamp(), table, frozen, tuple(order_by), limit)
-    return access.scope_frame(frame, scope())  # a scoped user never receives rows outside the scope
+    # a scoped user never receives rows outside the scope: the reader's rule, inside the cached read
+    return _query(str(db_path()), _stamp(), table, scope(), frozen, tuple(order_by), limit)
 
 
 def scope() -> access.Scope:

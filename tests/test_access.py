@@ -65,7 +65,7 @@ def test_missing_file_grants_nobody(tmp_path):
     assert access.load_rules(tmp_path / "nope.toml") == []
 
 
-def test_scope_frame_hides_everything_outside_the_scope():
+def test_scope_keep_hides_everything_outside_the_scope():
     frame = pd.DataFrame(
         {
             "level": ["organisation", "site", "site", "role", "department", "department", "department_role"],
@@ -75,16 +75,34 @@ def test_scope_frame_hides_everything_outside_the_scope():
             "n": [100, 60, 40, 50, 30, 20, 12],
         }
     )
-    north = access.scope_frame(frame, access.Scope("North"))
+    north = access.Scope("North").keep(frame)
     assert north["level"].tolist() == ["site", "department", "department_role"]
     assert set(north["site"]) == {"North"}
-    icu = access.scope_frame(frame, access.Scope("North", "ICU"))
+    icu = access.Scope("North", "ICU").keep(frame)
     assert icu["n"].tolist() == [30]
-    assert access.scope_frame(frame, access.Scope()).equals(frame)
+    assert access.Scope().keep(frame).equals(frame)
+    assert access.Scope("North").level == "site" and access.Scope("North").child_levels() == ("department", "site_role")
+
+
+def test_a_table_that_cannot_be_scoped_is_left_out_of_a_scoped_view_but_public_tables_pass():
+    from pipelines.release import reader
+
+    no_site = pd.DataFrame({"wave": ["2025"], "n": [100], "suppressed": [False]})
+    assert access.Scope("North").keep(no_site).empty
+    assert reader.in_scope("rel_something", no_site, access.Scope("North")) is None
+    assert reader.in_scope("rel_something", no_site, access.Scope()).equals(no_site)
+    no_department = pd.DataFrame({"site": ["North"], "n": [40]})
+    assert reader.in_scope("rel_something", no_department, access.Scope("North")).equals(no_department)
+    assert reader.in_scope("rel_something", no_department, access.Scope("North", "ICU")) is None
     bench = pd.DataFrame({"metric": ["burnout"], "value": [0.45]})
-    assert access.scope_frame(bench, access.Scope("North")).equals(bench)
+    assert reader.in_scope("ref_benchmarks", bench, access.Scope("North")).equals(bench)
+
+
+def test_a_department_scope_needs_its_site():
+    with pytest.raises(ValueError, match="needs its site"):
+        access.Scope(department="ICU")
 
 
 def test_scope_sql_binds_values():
-    assert access.scope_sql(access.Scope("North", "ICU"), "r") == ("r.site = ? and r.department = ?", ["North", "ICU"])
-    assert access.scope_sql(None) == ("true", [])
+    assert access.Scope("North", "ICU").sql("r") == ("r.site = ? and r.department = ?", ["North", "ICU"])
+    assert access.Scope().sql() == ("true", [])

@@ -17,6 +17,7 @@ import pytest
 from benchmarks import pages
 from dashboard import data
 from pipelines.ingest.first_run import load_sample
+from pipelines.release import reader
 from pipelines.store import settings, warehouse
 
 
@@ -49,7 +50,7 @@ def test_arrow_read_gives_the_same_frame_as_duckdb_df_for_every_released_table(d
         assert {"rel_metrics", "rel_groups", "rel_unit_risk", "rel_driver_importance", "ref_benchmarks"} <= set(types)
         for table, kinds in types.items():
             expected = con.execute(f'select * from "{table}"').df()
-            got = data._read_table(con, table, kinds)
+            got = reader.read_table(con, table, kinds)
             pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=table)
             nullable = [c for c in got.columns if isinstance(got[c].dtype, (pd.Int64Dtype, pd.BooleanDtype))]
             assert all(got[c].isna().any() for c in nullable), table  # nullable dtype only where nulls are

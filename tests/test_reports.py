@@ -169,7 +169,7 @@ def test_department_scope_and_wave(model_db):
     groups = released(model_db).tables["rel_groups"]
     dept = groups[(groups["level"] == "department") & (groups["site"] == SITE)]["department"].iloc[0]
     data = released(model_db, site=SITE, department=dept, wave="2025")
-    assert data.scope.waves == ("2024", "2025")
+    assert data.waves == ("2024", "2025")
     m = data.tables["rel_metrics"]
     assert set(m["level"]) <= {"department", "department_role"}
     assert (m["department"] == dept).all() and set(m["wave"]) <= {"2024", "2025"}
@@ -315,7 +315,7 @@ def test_csv_extracts_and_manifest_match_released(exports, model_db):
     files = csv_files(exports[("csv", SITE)])
     man = json.loads(files["manifest.json"])
     data = released(model_db, site=SITE)
-    assert man["wave"] == data.scope.wave and man["threshold"]["min_group_size"] == data.k
+    assert man["wave"] == data.wave and man["threshold"]["min_group_size"] == data.k
     assert man["scope"]["level"] == "site" and "generated_at" in man
     assert {t["name"] for t in man["tables"]} == set(data.tables)
     for t in man["tables"]:
@@ -341,14 +341,14 @@ def test_pdf_carries_the_released_numbers(exports, model_db):
     text = flat(pdf_text(exports[("pdf", None)]))
     data = released(model_db)
     m = data.tables["rel_metrics"]
-    org = m[(m["level"] == "organisation") & (m["wave"] == data.scope.wave)].set_index("metric")
+    org = m[(m["level"] == "organisation") & (m["wave"] == data.wave)].set_index("metric")
     for metric in ("burnout", "itl", "high_stress"):
         assert org.loc[metric, "display"] in text, metric
     groups = data.tables["rel_groups"]
-    n = groups[(groups["level"] == "organisation") & (groups["wave"] == data.scope.wave)]["n"].iloc[0]
+    n = groups[(groups["level"] == "organisation") & (groups["wave"] == data.wave)]["n"].iloc[0]
     assert f"{int(n):,}" in text
     risk = data.tables["rel_unit_risk"]
-    r = risk[(risk["level"] == "organisation") & (risk["wave"] == data.scope.wave)].iloc[0]
+    r = risk[(risk["level"] == "organisation") & (risk["wave"] == data.wave)].iloc[0]
     assert f"{float(r['expected_departures']):,.0f}" in text
     for heading in ("Executive summary", "Risk by unit", "Drivers", "Intentions and reasons", "Retention options",
                     "Trends", "Methodology, sources and caveats"):  # fmt: skip
@@ -376,6 +376,19 @@ def test_pdf_pages_render_and_are_not_blank(exports, tmp_path):
     for i, im in enumerate(images, start=1):
         ink = (np.asarray(im) < 200).mean()
         assert ink > 0.003, f"page {i} is blank"
+
+
+def test_pdf_templates_escape_every_unit_name(injection_db):
+    """The PDF's HTML comes from autoescaped templates: a unit name is text, never markup."""
+    from pipelines.reports import pdf
+
+    assert pdf.environment().autoescape is True
+    html = pdf.build_html(released(injection_db, site=SITE))
+    assert "=HYPERLINK(&#34;http://x&#34;,&#34;y&#34;)" in html  # the department name, escaped
+    assert INJECTION not in html
+    assert "<b>k = " in html and "<i>say</i>" in html  # the templates' own markup is kept
+    with pytest.raises(Exception):  # noqa: B017 - a section missing a value fails loudly (StrictUndefined)
+        pdf.render("trends")
 
 
 @pytest.mark.parametrize("fmt", ["pdf", "xlsx", "csv", "pptx"])
@@ -429,7 +442,7 @@ def test_pptx_slides_tables_and_pictures(exports, model_db):
     text = flat(" ".join(s.text_frame.text for slide in prs.slides for s in slide.shapes if s.has_text_frame))
     data = released(model_db, site=SITE)
     m = data.tables["rel_metrics"]
-    org = m[(m["level"] == "site") & (m["wave"] == data.scope.wave)].set_index("metric")
+    org = m[(m["level"] == "site") & (m["wave"] == data.wave)].set_index("metric")
     assert org.loc["burnout", "display"] in text and org.loc["itl", "display"] in text
     cells = " ".join(c.text for t in tables for row in t.table.rows for c in row.cells)
     assert org.loc["high_stress", "display"] in cells

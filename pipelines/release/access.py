@@ -18,8 +18,9 @@ or a value of an OpenID Connect claim such as `groups`, to a role and an optiona
     role = "wellness_officer"
 
 Roles are cumulative: a wellness officer can do everything a leader can, an admin everything a
-wellness officer can. A scope (a site, or a site and a department) is applied here, in the pipeline,
-to every released table a page reads or an export writes, not only to what a page draws.
+wellness officer can. A scope (a site, or a site and a department: `pipelines.release.scope.Scope`)
+is applied in the pipeline, by `pipelines.release.reader`, to every released table a page reads or an
+export writes, not only to what a page draws.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+from pipelines.release.scope import Scope  # the one viewer scope (access.Scope is the same class)
 
 ROLES: tuple[str, ...] = ("leader", "wellness_officer", "admin")
 # What each role may use; each role includes the ones before it.
@@ -44,21 +45,6 @@ ACCESS_ENV = "CLINRET_ACCESS"
 
 class AccessFileError(ValueError):
     """The access file is malformed; the message names the entry and the problem."""
-
-
-@dataclass(frozen=True)
-class Scope:
-    site: str | None = None
-    department: str | None = None
-
-    @property
-    def everything(self) -> bool:
-        return self.site is None
-
-    def label(self) -> str:
-        if self.site is None:
-            return "whole organisation"
-        return self.site if self.department is None else f"{self.site} / {self.department}"
 
 
 @dataclass(frozen=True)
@@ -148,33 +134,3 @@ def resolve(user: dict, rules: list[Rule]) -> Principal | None:
     top = max(ROLES.index(r.role) for r in matches)
     best = next(r for r in matches if ROLES.index(r.role) == top)
     return Principal(email=email, name=name, role=best.role, scope=best.scope)
-
-
-# ------------------------------------------------------------------------------------------
-# Scope applied to released tables
-# ------------------------------------------------------------------------------------------
-def scope_frame(frame: pd.DataFrame, scope: Scope | None) -> pd.DataFrame:
-    """Keep only rows inside the scope.
-
-    A site-scoped user sees rows of that site (site, site × role, its departments) and nothing
-    aggregated across sites (organisation or role rows include other sites' staff). Tables without
-    a `site` column (published benchmarks, lever definitions) are not about people and pass through.
-    """
-    if scope is None or scope.everything or "site" not in frame.columns:
-        return frame
-    keep = frame["site"] == scope.site
-    if scope.department is not None:
-        if "department" not in frame.columns:
-            return frame.iloc[0:0]
-        keep &= frame["department"] == scope.department
-    return frame[keep.fillna(False)].reset_index(drop=True)
-
-
-def scope_sql(scope: Scope | None, alias: str = "") -> tuple[str, list[str]]:
-    """The same rule as a SQL predicate with bound parameters."""
-    prefix = f"{alias}." if alias else ""
-    if scope is None or scope.everything:
-        return "true", []
-    if scope.department is None:
-        return f"{prefix}site = ?", [scope.site]
-    return f"{prefix}site = ? and {prefix}department = ?", [scope.site, scope.department]

@@ -8,7 +8,8 @@ as each other and as the dashboard, and every export is audited. Entry points:
     export(fmt, out, db=None, wave=..., site=..., department=..., actor=...) -> Path   # for the CLI
 """
 
+from pipelines.release.scope import Scope
 from pipelines.reports.api import FORMATS, build_export, export, load
-from pipelines.reports.data import ReportData, Scope, ScopeError
+from pipelines.reports.data import ReportData, ScopeError
 
 __all__ = ["FORMATS", "ReportData", "Scope", "ScopeError", "build_export", "export", "load"]

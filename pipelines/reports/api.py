@@ -94,13 +94,13 @@ def build_export(
             _audit(db, actor, fmt, "", requested, "error", {"error": str(exc)[:500]})
         raise
     suffix, mime = FORMATS[fmt]
-    filename = data.scope.slug() + suffix
+    filename = data.slug() + suffix
     _audit(
         db,
         actor,
         fmt,
         filename,
-        data.scope.as_dict(),
+        data.as_dict(),
         "ok",
         {
             "tables": {name: len(frame) for name, frame in data.tables.items()},

@@ -15,8 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.release.tables import describe
 from pipelines.reports.data import ReportData
-from pipelines.reports.tabular import TABLE_DESCRIPTIONS, safe_frame
+from pipelines.reports.tabular import safe_frame
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -35,8 +36,8 @@ def manifest(data: ReportData, files: dict[str, str]) -> dict[str, Any]:
         "generated_at": data.generated_at.isoformat(),
         "released_tables_built_at": data.built_at.isoformat() if data.built_at is not None else None,
         "scope": {"level": s.level, "site": s.site, "department": s.department},
-        "wave": s.wave,
-        "waves_included": list(s.waves),
+        "wave": data.wave,
+        "waves_included": list(data.waves),
         "threshold": {"min_group_size": data.k, "intentions_min_group_size": data.intentions_k},
         "tables": [
             {
@@ -47,7 +48,7 @@ def manifest(data: ReportData, files: dict[str, str]) -> dict[str, Any]:
                 "suppressed_rows": int(frame["suppressed"].fillna(True).astype(bool).sum())
                 if "suppressed" in frame
                 else 0,
-                "description": TABLE_DESCRIPTIONS.get(name, "Released table."),
+                "description": describe(name),
             }
             for name, frame in data.tables.items()
         ],

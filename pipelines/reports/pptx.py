@@ -20,8 +20,10 @@ from pptx.util import Emu, Inches, Pt
 
 from pipelines import charts
 from pipelines.charts import report as chart_render
+from pipelines.contract.levels import DIMENSIONS
+from pipelines.release.tables import DRIVER_IMPORTANCE, LEAVE_PATHS, METRICS, SAVED_SCENARIOS, UNIT_RISK
 from pipelines.reports import summary
-from pipelines.reports.data import DRIVERS, METRICS, PATHS, RISK, SCENARIOS, ReportData
+from pipelines.reports.data import ReportData
 from pipelines.reports.pdf import KEY_TABLE_METRICS, TREND_METRICS, _intent_long, _metric_rows, compare_frame
 
 NAVY = RGBColor(0x1F, 0x3B, 0x57)
@@ -50,9 +52,7 @@ def _text(slide, text: str, left, top, width, height, size=14, bold=False, color
 def _slide(prs, title: str, data: ReportData):
     slide = prs.slides.add_slide(prs.slide_layouts[6])
     _text(slide, title, MARGIN, Inches(0.3), W - 2 * MARGIN, Inches(0.9), size=24, bold=True, color=NAVY)
-    footer = (
-        f"{data.scope.title()} · wave {data.scope.wave} · Confidential: no group under {data.k} respondents is shown"
-    )
+    footer = f"{data.scope.title()} · wave {data.wave} · Confidential: no group under {data.k} respondents is shown"
     _text(slide, footer, MARGIN, H - Inches(0.45), W - 2 * MARGIN - Inches(1), Inches(0.3), size=9, color=GREY)
     _text(slide, str(len(prs.slides)), W - MARGIN - Inches(0.8), H - Inches(0.45), Inches(0.8), Inches(0.3), size=9,
           color=GREY, align=PP_ALIGN.RIGHT)  # fmt: skip
@@ -152,7 +152,7 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
     )
     _text(
         slide,
-        f"{s.title()} · survey wave {s.wave}",
+        f"{s.title()} · survey wave {data.wave}",
         MARGIN + Inches(0.3),
         Inches(3.0),
         full_w,
@@ -196,10 +196,10 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
     # 3. Where risk concentrates
     tick(2, "risk")
     slide = _slide(prs, "Where attrition risk concentrates", data)
-    risk_name = data.name_of(*RISK)
+    risk_name = UNIT_RISK if data.has(UNIT_RISK) else None
     sentence = summary.risk_sentence(data) or ""
     if risk_name is None:
-        level = {"organisation": "site", "site": "department", "department": "department_role"}[s.level]
+        level = summary.unit_level(data)
         units = summary.units(data, METRICS, levels=(level,))
         if units.empty:
             _missing_text(
@@ -208,7 +208,7 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
         else:
             _picture(slide, charts.heatmap_figure(units, data.k), MARGIN, body_top, Inches(8.3), body_h)
     else:
-        level = {"organisation": "department", "site": "department", "department": "department_role"}[s.level]
+        level = summary.rank_level(data)
         units = summary.units(data, risk_name, levels=(level,))
         if units.empty:
             _missing_text(slide, f"No unit below {s.describe()} can be ranked.")
@@ -228,7 +228,7 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
     tick(3, "cost")
     if risk_name is not None:
         slide = _slide(prs, "Expected departures and replacement cost", data)
-        role_level = {"organisation": "role", "site": "site_role", "department": "department_role"}[s.level]
+        role_level = summary.role_level(data)
         roles = summary.units(data, risk_name, levels=(role_level,))
         if roles.empty:
             _missing_text(slide, "No role-level risk can be shown for this scope.")
@@ -273,9 +273,9 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
     # 5. Drivers
     tick(4, "drivers")
     slide = _slide(prs, "What drives intent to leave", data)
-    long = summary.driver_rows(data) if data.has(*DRIVERS) else pd.DataFrame()
+    long = summary.driver_rows(data) if data.has(DRIVER_IMPORTANCE) else pd.DataFrame()
     if long.empty or long["importance"].isna().all():
-        _missing_text(slide, "Driver importance is not available for this scope yet." if not data.has(*DRIVERS)
+        _missing_text(slide, "Driver importance is not available for this scope yet." if not data.has(DRIVER_IMPORTANCE)
                       else f"Driver importance cannot be shown for {s.describe()} (too few respondents).")  # fmt: skip
     else:
         _picture(slide, charts.importance_figure(long), MARGIN, body_top, Inches(8.3), body_h)
@@ -292,9 +292,9 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
     # 6. Intentions
     tick(5, "intentions")
     slide = _slide(prs, "What clinicians say they would do", data)
-    long = _intent_long(data, PATHS) if data.has(*PATHS) else pd.DataFrame()
+    long = _intent_long(data, LEAVE_PATHS) if data.has(LEAVE_PATHS) else pd.DataFrame()
     if long.empty or long["pct"].isna().all():
-        _missing_text(slide, "Leave paths are not available for this scope yet." if not data.has(*PATHS)
+        _missing_text(slide, "Leave paths are not available for this scope yet." if not data.has(LEAVE_PATHS)
                       else f"Fewer than {data.intentions_k} answered in {s.describe()}: nothing can be shown.")  # fmt: skip
     else:
         _picture(
@@ -319,7 +319,7 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
     else:
         compare, names = compare_frame(levers)
         _picture(slide, charts.scenario_compare_figure(compare, names), MARGIN, body_top, Inches(6.2), Inches(3.6))
-        frame = data.table(SCENARIOS)
+        frame = data.table(SAVED_SCENARIOS)
         t = charts.scenario_table(frame)
         t.insert(0, "Scenario", frame["scenario"].to_numpy())
         t = t[["Scenario", "Option", "Departures avoided", "Net", "ROI"]].head(9)
@@ -340,11 +340,11 @@ def build_pptx(data: ReportData, progress: Progress = None) -> bytes:
 
     # 8. Trends
     tick(7, "trends")
-    if len(s.waves) > 1 and data.has(METRICS):
+    if len(data.waves) > 1 and data.has(METRICS):
         slide = _slide(prs, "Trends across survey waves", data)
         metrics = data.table(METRICS)
         rows = metrics[metrics["level"] == s.level]
-        for d in ("site", "department", "role"):
+        for d in DIMENSIONS:
             want = getattr(s, d, None)
             rows = rows[rows[d].isna()] if want is None else rows[rows[d].astype(object) == want]
         _picture(

@@ -8,6 +8,7 @@ PDF's executive summary and the slides, so both say the same thing.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pandas as pd
@@ -15,7 +16,16 @@ import pandas as pd
 from pipelines import contract
 from pipelines.charts.core import format_change, format_value, metric_label, unit_label
 from pipelines.charts.models import is_missing, money, percent  # the dashboard's formats, one definition
-from pipelines.reports.data import DRIVERS, METRICS, PATHS, REASONS, RISK, SCENARIOS, ReportData
+from pipelines.contract.levels import CHILD_LEVELS, DIMENSIONS, LEVELS
+from pipelines.release.tables import (
+    DRIVER_IMPORTANCE,
+    LEAVE_PATHS,
+    LEAVE_REASONS,
+    METRICS,
+    SAVED_SCENARIOS,
+    UNIT_RISK,
+)
+from pipelines.reports.data import ReportData
 
 missing = is_missing
 pct = percent
@@ -41,13 +51,13 @@ def visible(frame: pd.DataFrame | None) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------
 # Facts: the rows the sentences quote
 # ------------------------------------------------------------------------------------------
-def scope_row(data: ReportData, *names: str, wave: str | None = None) -> pd.Series | None:
+def scope_row(data: ReportData, name: str, wave: str | None = None) -> pd.Series | None:
     """The scope group's own row of a released table (None when absent)."""
-    frame = data.table(*names)
+    frame = data.table(name)
     if frame is None:
         return None
-    rows = data.scope.scope_rows(frame, wave or data.scope.wave)
-    for d in ("site", "department", "role"):
+    rows = data.scope.scope_rows(frame, wave or data.wave)
+    for d in DIMENSIONS:
         if d in rows.columns:
             want = getattr(data.scope, d, None)
             rows = rows[rows[d].isna()] if want is None else rows[rows[d].astype(object) == want]
@@ -61,21 +71,19 @@ def scope_metric(data: ReportData, metric: str, wave: str | None = None) -> pd.S
     rows = frame[frame["metric"] == metric]
     if rows.empty:
         return None
-    sub = ReportData(data.scope, data.k, data.intentions_k, data.generated_at, {METRICS: rows}, {})
+    sub = dataclasses.replace(data, tables={METRICS: rows}, kinds={})
     return scope_row(sub, METRICS, wave=wave)
 
 
-def units(
-    data: ReportData, *names: str, levels: tuple[str, ...] | None = None, wave: str | None = None
-) -> pd.DataFrame:
+def units(data: ReportData, name: str, levels: tuple[str, ...] | None = None, wave: str | None = None) -> pd.DataFrame:
     """Rows of the units below the scope (child levels) in a wave, visible or not."""
-    frame = data.table(*names)
+    frame = data.table(name)
     if frame is None or frame.empty:
         return pd.DataFrame()
     levels = levels or data.scope.child_levels()
     rows = frame[frame["level"].isin(levels)]
     if "wave" in rows.columns:
-        rows = rows[rows["wave"].astype(object) == (wave or data.scope.wave)]
+        rows = rows[rows["wave"].astype(object) == (wave or data.wave)]
     return rows.reset_index(drop=True)
 
 
@@ -94,7 +102,7 @@ def headlines(data: ReportData) -> list[Headline]:
     if g is None or bool(g["suppressed"]):
         out.append(Headline("Respondents", f"fewer than {k}", "hidden to protect confidentiality"))
     else:
-        out.append(Headline("Respondents", f"{int(g['n']):,}", f"wave {data.scope.wave}"))
+        out.append(Headline("Respondents", f"{int(g['n']):,}", f"wave {data.wave}"))
         if not missing(g.get("response_rate")):
             out.append(
                 Headline("Response rate", pct(g["response_rate"]), f"of {float(g['headcount']):,.0f} on the roster")
@@ -107,10 +115,10 @@ def headlines(data: ReportData) -> list[Headline]:
             out.append(Headline(metric_label(metric), f"fewer than {k}", "hidden"))
             continue
         change = format_change(r.get("change"), r["stat"], r.get("exceeds_noise"))
-        note = f"{change} since {data.scope.previous_wave}" if change else "no earlier wave to compare"
+        note = f"{change} since {data.previous_wave}" if change else "no earlier wave to compare"
         label = "Stated intent to leave" if metric == "itl" else metric_label(metric)
         out.append(Headline(label, format_value(r["value"], r["stat"], r["display"]), note))
-    risk = scope_row(data, *RISK)
+    risk = scope_row(data, UNIT_RISK)
     if risk is not None and not bool(risk["suppressed"]) and not missing(risk.get("expected_departures")):
         out.append(
             Headline(
@@ -145,8 +153,8 @@ def change_sentence(data: ReportData) -> str | None:
         + ("report burnout" if r["metric"] == "burnout" else "say they may leave within two years")
         for r in shown
     )
-    text = f"In {who} (wave {data.scope.wave}), {level}"
-    prev = data.scope.previous_wave
+    text = f"In {who} (wave {data.wave}), {level}"
+    prev = data.previous_wave
     if prev is None:
         return text + ". This is the first wave, so there is no change to report yet."
     moves, still = [], []
@@ -174,12 +182,11 @@ def change_sentence(data: ReportData) -> str | None:
 def risk_sentence(data: ReportData) -> str | None:
     """Where model-estimated risk concentrates, with expected departures and cost exposure."""
     who = data.scope.describe()
-    risk_name = data.name_of(*RISK)
-    if risk_name is None:
+    if not data.has(UNIT_RISK):
         return _observed_risk_sentence(data)
-    rows = visible(units(data, *RISK, levels=_rank_levels(data)))
+    rows = visible(units(data, UNIT_RISK, levels=_rank_levels(data)))
     rows = rows[rows["predicted_itl_rate"].notna()] if not rows.empty else rows
-    scope = scope_row(data, *RISK)
+    scope = scope_row(data, UNIT_RISK)
     text = []
     if not rows.empty:
         top = rows.sort_values("predicted_itl_rate", ascending=False).head(3)
@@ -200,7 +207,7 @@ def risk_sentence(data: ReportData) -> str | None:
             f"may leave {who} within two years, a replacement-cost exposure of {money(scope['cost_exposure'])}"
             f" ({money(scope['cost_exposure_lo'])}–{money(scope['cost_exposure_hi'])})."
         )
-        roles = visible(units(data, *RISK, levels=(_role_level(data),)))
+        roles = visible(units(data, UNIT_RISK, levels=(role_level(data),)))
         roles = roles[roles["cost_exposure"].notna()] if not roles.empty else roles
         if not roles.empty:
             t = roles.sort_values("cost_exposure", ascending=False).iloc[0]
@@ -230,19 +237,33 @@ def _observed_risk_sentence(data: ReportData) -> str | None:
     )
 
 
+# The breakdowns the exports show for a scope (levels from pipelines.contract.levels).
+RANK_LEVEL = {"organisation": "department", "site": "department", "department": "department_role"}
+
+
+def unit_level(data: ReportData) -> str:
+    """The first level below the scope (sites, departments, or the department's roles)."""
+    return CHILD_LEVELS[data.scope.level][0]
+
+
+def rank_level(data: ReportData) -> str:
+    """The units ranked by risk: departments (of the organisation or the site), or the department's roles."""
+    return RANK_LEVEL[data.scope.level]
+
+
+def role_level(data: ReportData) -> str:
+    """The scope broken down by role: the scope's own dimensions plus role."""
+    dims = (*LEVELS[data.scope.level], "role")
+    return next(level for level, kept in LEVELS.items() if kept == dims)
+
+
 def _rank_levels(data: ReportData) -> tuple[str, ...]:
-    return {"organisation": ("department",), "site": ("department",), "department": ("department_role",)}[
-        data.scope.level
-    ]
-
-
-def _role_level(data: ReportData) -> str:
-    return {"organisation": "role", "site": "site_role", "department": "department_role"}[data.scope.level]
+    return (rank_level(data),)
 
 
 def driver_rows(data: ReportData, wave: str | None = None) -> pd.DataFrame:
     """drivers.to_long rows of the scope group (one per driver group), visible values only."""
-    row = scope_row(data, *DRIVERS, wave=wave)
+    row = scope_row(data, DRIVER_IMPORTANCE, wave=wave)
     if row is None or bool(row["suppressed"]):
         return pd.DataFrame()
     from pipelines.models import drivers
@@ -254,12 +275,12 @@ def driver_rows(data: ReportData, wave: str | None = None) -> pd.DataFrame:
 
 def driver_sentence(data: ReportData) -> str | None:
     who = data.scope.describe()
-    if data.name_of(*DRIVERS) is None:
+    if not data.has(DRIVER_IMPORTANCE):
         return None
     long = driver_rows(data)
     long = long[long["importance"].notna()] if not long.empty else long
     if long.empty:
-        return f"Drivers of intent to leave cannot be estimated for {who} in wave {data.scope.wave}."
+        return f"Drivers of intent to leave cannot be estimated for {who} in wave {data.wave}."
     top = long.head(3)
     named = [f"{lower_first(r['driver_label'])} ({pct(r['share'])})" for _, r in top.iterrows()]
     borrowed = str(long["weights_source"].iloc[0]) == "organisation" if "weights_source" in long else False
@@ -281,7 +302,7 @@ def driver_sentence(data: ReportData) -> str | None:
 
 def scenario_levers(data: ReportData) -> pd.DataFrame:
     """Visible per-lever rows of the saved scenarios in scope (the latest saved scenario per name)."""
-    frame = data.table(SCENARIOS)
+    frame = data.table(SAVED_SCENARIOS)
     if frame is None or frame.empty:
         return pd.DataFrame()
     rows = visible(frame)
@@ -318,7 +339,7 @@ def options_sentence(data: ReportData) -> str:
 def intentions_sentence(data: ReportData) -> str | None:
     who = data.scope.describe()
     parts = []
-    path = scope_row(data, *PATHS)
+    path = scope_row(data, LEAVE_PATHS)
     if path is not None and not bool(path["suppressed"]):
         shares = {c: path.get(f"path_{c}") for c in contract.LEAVE_PATHS if c != "stay"}
         shares = {c: v for c, v in shares.items() if not missing(v)}
@@ -328,7 +349,7 @@ def intentions_sentence(data: ReportData) -> str | None:
                 f"besides staying, the most common plan in {who} is to {lower_first(contract.LEAVE_PATH_LABELS[c])} "
                 f"({pct(shares[c])} of those who answered)"
             )
-    reason = scope_row(data, *REASONS)
+    reason = scope_row(data, LEAVE_REASONS)
     if reason is not None and not bool(reason["suppressed"]):
         shares = {c: reason.get(f"reason_{c}") for c in contract.LEAVE_REASONS}
         shares = {c: v for c, v in shares.items() if not missing(v)}
@@ -375,7 +396,7 @@ def next_steps(data: ReportData) -> list[str]:
     if not long.empty:
         action = DRIVER_ACTIONS.get(str(long.iloc[0]["driver"]), f"improve {lower_first(long.iloc[0]['driver_label'])}")
         steps.append(f"Ask clinicians in the units most at risk what would {action}, and act on what they say.")
-    rows = visible(units(data, *RISK, levels=_rank_levels(data))) if data.has(*RISK) else pd.DataFrame()
+    rows = visible(units(data, UNIT_RISK, levels=_rank_levels(data))) if data.has(UNIT_RISK) else pd.DataFrame()
     if not rows.empty and rows["predicted_itl_rate"].notna().any():
         top = rows.sort_values("predicted_itl_rate", ascending=False).iloc[0]
         steps.append(f"Start with {unit_label(top)}: the highest model-estimated intent to leave in scope.")

@@ -75,22 +75,7 @@ def column_kind(table: str, column: str) -> str:
 # ------------------------------------------------------------------------------------------
 # Definitions (README sheet, CSV manifest)
 # ------------------------------------------------------------------------------------------
-TABLE_DESCRIPTIONS: dict[str, str] = {
-    "rel_groups": "Respondents, roster headcount and response rate per group (wave x site/department/role).",
-    "rel_metrics": "Every survey measure per group: value, 95% interval, n answered, small-unit adjusted "
-    "(shrunk) rate, change since the previous wave and whether it exceeds sampling noise.",
-    "rel_unit_risk": "Attrition risk per unit: model-estimated intent to leave, expected two-year departures and "
-    "replacement-cost exposure, each with a 95% bootstrap interval.",
-    "rel_risk": "Attrition risk per unit (see rel_unit_risk).",
-    "rel_driver_importance": "Drivers of intent to leave per unit: general-dominance importance (share of the "
-    "explained pseudo-R²) with 95% bootstrap intervals, direction, and the unit's unfavourable share.",
-    "rel_leave_paths": "What clinicians intend (leave paths) per unit: share and count of those who answered.",
-    "rel_leave_reasons": "Stated reasons per unit (several allowed): share and count of those who answered.",
-    "ref_benchmarks": "Published national figures used for comparison (public; not your data).",
-    "saved_scenarios": "Saved retention scenarios in scope: one row per option with eligible headcount, change in "
-    "intent to leave, departures avoided, cost avoided, programme cost, net return and ROI (95% intervals).",
-}
-
+# Table descriptions: pipelines.release.tables.describe (the one catalogue of released tables).
 COLUMN_DEFINITIONS: dict[str, str] = {
     "wave": "Survey wave.",
     "site": "Site (empty = all sites).",

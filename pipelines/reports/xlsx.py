@@ -17,9 +17,10 @@ import xlsxwriter
 
 from pipelines.charts.core import item_definitions, metric_definitions
 from pipelines.release import privacy
+from pipelines.release.tables import describe
 from pipelines.reports import summary
 from pipelines.reports.data import ReportData
-from pipelines.reports.tabular import TABLE_DESCRIPTIONS, cell_value, column_kind, describe_column, inert
+from pipelines.reports.tabular import cell_value, column_kind, describe_column, inert
 
 FORMATS = {
     "rate": "0.0%",
@@ -73,7 +74,7 @@ def build_xlsx(data: ReportData, progress=None) -> bytes:
     )
     wb.set_properties(
         {
-            "title": f"Clinician retention: {data.scope.title()}, wave {data.scope.wave}",
+            "title": f"Clinician retention: {data.scope.title()}, wave {data.wave}",
             "subject": "Released (confidentiality-checked) tables",
             "comments": f"Generated {data.generated_at:%Y-%m-%d %H:%M}; minimum group size {data.k}.",
         }
@@ -185,8 +186,8 @@ def _write_readme(sheet, data: ReportData, sheets: list[tuple[str, str]], styles
     r = _kv(sheet, r, "Scope", inert(s.title()), styles)
     r = _kv(sheet, r, "Site", inert(s.site) if s.site else "all sites", styles)
     r = _kv(sheet, r, "Department", inert(s.department) if s.department else "all departments", styles)
-    r = _kv(sheet, r, "Wave", inert(s.wave), styles)
-    r = _kv(sheet, r, "Waves included", inert(", ".join(s.waves)), styles)
+    r = _kv(sheet, r, "Wave", inert(data.wave), styles)
+    r = _kv(sheet, r, "Waves included", inert(", ".join(data.waves)), styles)
     r = _kv(sheet, r, "Minimum group size (k)", data.k, styles)
     r = _kv(sheet, r, "Minimum for leave paths and reasons", data.intentions_k, styles)
     r = _kv(sheet, r, "Generated at", data.generated_at, styles)
@@ -222,7 +223,7 @@ def _write_readme(sheet, data: ReportData, sheets: list[tuple[str, str]], styles
         sheet.write_string(
             r,
             1,
-            f"{TABLE_DESCRIPTIONS.get(table, 'Released table.')} {len(data.tables[table]):,} rows.",
+            f"{describe(table)} {len(data.tables[table]):,} rows.",
             styles["wrap"],
         )
         r += 1
