@@ -1,6 +1,6 @@
 """The data behind each dashboard page, called the way the page calls it, outside Streamlit.
 
-Each function makes the same dashboard data-layer calls (dashboard.data, dashboard.model_data) as
+Each function makes the same dashboard data-layer calls (dashboard.data, dashboard.queries) as
 the page script in dashboard/pages/, with the default view a leader first sees: the latest wave, the
 whole organisation, the page's default breakdown. Chart building and layout are not included (the
 render benchmark covers them). st.cache_data works outside a Streamlit server (in memory), so the

@@ -729,7 +729,7 @@ def markdown(report: dict, steps: list[Step]) -> str:
         for s in steps:
             if s.size == size and s.id == "page_data":
                 lines += [
-                    f"### Page data at {size:,} (dashboard.data / dashboard.model_data calls, outside Streamlit)",
+                    f"### Page data at {size:,} (dashboard.data / dashboard.queries calls, outside Streamlit)",
                     "",
                     "cold = first call in a fresh process (after imports); warm = every st.cache_data cleared (real"
                     " queries), median; cached = a cache hit, median. scenario-run is the Run scenario button"

@@ -10,7 +10,7 @@ imports), so process start-up and import time can be told apart from the work.
     build DB [--with-models] pipelines.release.build.build with each producer timed; --with-models adds
                              pipelines.models.build.produce_models when build.py does not list it yet
     export FMT DB OUT        pipelines.reports.export (used while `pipelines export` is not registered)
-    page-data DB PAGE        the page's data-layer calls (dashboard.data / dashboard.model_data)
+    page-data DB PAGE        the page's data-layer calls (dashboard.data / dashboard.queries)
                              cold, warm (cache cleared) and cached; see benchmarks/pages.py
 """
 

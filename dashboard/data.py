@@ -1,6 +1,6 @@
 """The dashboard's only door to the warehouse: cached, read-only queries of the released tables.
 
-Every page (and `dashboard/model_data.py`) reads through here, never through DuckDB directly:
+Every page (and `dashboard/queries.py`) reads through here, never through DuckDB directly:
 
     from dashboard import data
 
@@ -231,7 +231,7 @@ def warm_up() -> bool:
     import importlib
     import logging
 
-    for module in ("dashboard.components", "dashboard.filters", "dashboard.model_data", "pipelines.charts"):
+    for module in ("dashboard.components", "dashboard.filters", "dashboard.queries", "pipelines.charts"):
         importlib.import_module(module)
     path = db_path()
     if not path.exists():

@@ -26,8 +26,8 @@ import pandas as pd
 from markupsafe import Markup
 
 from pipelines import charts, contract
+from pipelines.charts import format_change, format_value, metric_label, unit_label
 from pipelines.charts import report as chart_render
-from pipelines.charts.core import format_change, format_value, metric_label, unit_label
 from pipelines.contract.levels import DIMENSIONS
 from pipelines.models import intentions
 from pipelines.release import privacy

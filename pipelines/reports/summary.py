@@ -14,8 +14,15 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pipelines import contract
-from pipelines.charts.core import format_change, format_value, metric_label, unit_label
-from pipelines.charts.models import is_missing, money, percent  # the dashboard's formats, one definition
+from pipelines.charts import (  # the dashboard's formats, one definition
+    format_change,
+    format_value,
+    is_missing,
+    metric_label,
+    money,
+    percent,
+    unit_label,
+)
 from pipelines.contract.levels import CHILD_LEVELS, DIMENSIONS, LEVELS
 from pipelines.release.tables import (
     DRIVER_IMPORTANCE,

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import xlsxwriter
 
-from pipelines.charts.core import item_definitions, metric_definitions
+from pipelines.charts import item_definitions, metric_definitions
 from pipelines.release import privacy
 from pipelines.release.tables import describe
 from pipelines.reports import summary
