@@ -152,7 +152,11 @@ def departure_assumptions() -> pd.DataFrame:
 
 
 def model_quality(wave: str | None) -> dict[str, Any] | None:
-    """Cross-validated quality of the risk model for a wave (AUROC, O/E, slope, verdict, curve)."""
+    """Cross-validated quality of the risk model for a wave (AUROC, O/E, slope, verdict, curve, and
+    last wave's model scored on this wave). Organisation-wide counts and calibration bins: shown only
+    to viewers who see the whole organisation (issue 11, attack 10)."""
+    if not data.scope().everything:
+        return None
     frame = data.reading("model_diagnostics")  # every wave's, ordered by wave and model
     if not frame.empty:
         frame = frame[frame["model"] == "intent_to_leave"]

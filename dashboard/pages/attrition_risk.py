@@ -84,10 +84,16 @@ with st.expander("The assumptions behind these numbers, and their sources"):
     )
     st.dataframe(queries.departure_assumptions(), hide_index=True)
 
-with st.expander("How good is the model? (cross-validated)"):
-    quality = queries.model_quality(f.wave)
+quality = queries.model_quality(f.wave)
+if quality is not None and quality.get("drift_warning"):
+    st.warning(f"**The model has drifted.** {quality['drift_warning']}")
+with st.expander("How good is the model? (cross-validated, and checked on the next wave)"):
     if quality is None:
-        components.empty("No model quality figures are stored for this wave yet.")
+        components.empty(
+            "No model quality figures are stored for this wave yet."
+            if data.scope().everything
+            else "Model quality figures are organisation-wide, so they are shown only to organisation-wide viewers."
+        )
     else:
         verdict = str(quality.get("verdict") or "")
         (st.success if verdict.startswith("Well") else st.warning)(verdict)
@@ -99,6 +105,21 @@ with st.expander("How good is the model? (cross-validated)"):
             "(0.5 = chance, 1 = perfect). Observed/expected near 1 and a calibration slope near 1 mean "
             "the estimated rates match what respondents said. Figures come from 5-fold cross-validation."
         )
+        if quality.get("previous_wave"):
+            prev = {
+                "AUROC": quality.get("previous_auroc"),
+                "Observed/expected": quality.get("previous_observed_expected"),
+                "Calibration slope": quality.get("previous_calibration_slope"),
+            }
+            st.markdown(
+                f"**Last wave's model ({quality['previous_wave']}) scored on this wave:** "
+                + ", ".join(f"{k} {'n/a' if charts.is_missing(v) else f'{float(v):.2f}'}" for k, v in prev.items())
+                + (
+                    ". It drifted: refitting on this wave changed the picture."
+                    if quality.get("drift")
+                    else ". No drift."
+                )
+            )
         components.chart(
             charts.calibration_figure(quality["curve"]), quality["curve"], key="risk_calibration", static=True
         )

@@ -12,7 +12,7 @@ if not queries.drivers_ready():
     components.empty("The driver analysis has not been built for this warehouse yet. It is built after each upload.")
     st.stop()
 
-st.subheader("What matters most across the organisation")
+st.subheader("What predicts intent to leave across the organisation")
 organisation = queries.drivers_organisation(f)
 if organisation.empty or organisation["importance"].isna().all():
     components.empty(f"No driver analysis was released for wave {f.wave}.")
@@ -21,8 +21,9 @@ else:
         charts.importance_figure(organisation),
         charts.driver_table(organisation),
         key="drivers_importance",
-        caption="Share of what the drivers together explain about stated intent to leave (general dominance "
-        "analysis, which splits shared influence fairly between related drivers). Bars: 95% bootstrap interval. "
+        caption="Predictive importance: the share of what the drivers together explain about stated intent to leave "
+        "in a cross-validated fit (general dominance analysis, which splits shared influence fairly between "
+        "related drivers). Bars: 95% bootstrap percentile interval. "
         "Vermillion: worse conditions go with more intent to leave; blue: the opposite. These are associations "
         "in one survey, not proof of cause.",
     )
@@ -44,8 +45,14 @@ if bool(unit["suppressed"]):
     st.stop()
 if unit["weights_source"] == "organisation":
     st.info(
-        f"{who} has fewer than 25 respondents, too few to estimate its own driver weights reliably, "
+        f"{who} has too few respondents to estimate its own driver weights reliably, "
         "so it borrows the organisation's weights. The unfavourable shares are its own.",
+        icon=":material/info:",
+    )
+elif unit["weights_source"] == "shrunk":
+    st.info(
+        f"{who} has too few respondents for a stable ranking of its own, so its driver weights are pulled "
+        "toward the organisation's in proportion to its size. The unfavourable shares are its own.",
         icon=":material/info:",
     )
 unit_rows = queries.drivers_for_unit(f, unit)
@@ -55,7 +62,8 @@ components.chart(
     key="drivers_quadrant",
     caption="Across: how much the driver matters (its share of explained intent to leave; dotted line = the "
     "median driver). Up: the share of unfavourable answers in this unit; grey rings: the organisation. "
-    "Diamonds matter more than most and are worse here than in the organisation: act there first. "
+    "Diamonds matter more than most and are worse here than in the organisation beyond sampling noise: act "
+    "there first. "
     "Clinical FTE has no unfavourable answer, so it is not placed.",
 )
 components.confidentiality_note(k)

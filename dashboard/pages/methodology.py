@@ -4,7 +4,7 @@ own definitions (contract, metric catalogue, settings registry, reference figure
 import streamlit as st
 
 from dashboard import data, queries
-from pipelines import charts, contract
+from pipelines import charts, contract, scenarios
 from pipelines.models import assumptions, drivers, risk  # noqa: F401
 from pipelines.release import privacy
 from pipelines.store.settings import SETTINGS_BY_KEY
@@ -27,8 +27,29 @@ with tabs[1]:
 with tabs[2]:
     st.subheader("Attrition risk")
     st.markdown(risk.__doc__)
-    st.subheader("Drivers")
+    st.subheader("Drivers (predictive importance, not causes)")
     st.markdown(drivers.__doc__)
+    st.subheader("Retention options: the stated causal structure")
+    st.markdown(
+        "For each option: what it changes, what moves in consequence (on its path, never adjusted away when "
+        "estimating its total effect), and what comes before it (adjusted for). " + scenarios.CAVEAT
+    )
+    st.dataframe(
+        scenarios.causal_structure()
+        .rename(
+            columns={
+                "label": "Option",
+                "kind": "Estimated by",
+                "sets": "Changes",
+                "on_path": "Moves in consequence",
+                "adjusted_for": "Adjusted for",
+                "how": "How",
+            }  # fmt: skip
+        )
+        .drop(columns=["lever"]),
+        hide_index=True,
+    )
+    st.caption(scenarios.E_VALUE_NOTE)
 with tabs[3]:
     st.markdown(f"The anonymity threshold is **{k}** respondents now (set on the Settings page, never below 3).")
     st.markdown(privacy.__doc__)
