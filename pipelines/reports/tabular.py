@@ -115,6 +115,14 @@ COLUMN_DEFINITIONS: dict[str, str] = {
     "programme_cost": "Programme cost over the horizon.",
     "net": "Cost avoided minus programme cost.",
     "roi": "Return on investment: net / programme cost.",
+    "break_even_cost_per_person": "Programme cost per eligible person per year at which the option breaks even on "
+    "replacement costs avoided alone.",
+    "risk_ratio": "Ratio of the estimated intent-to-leave rate with the option to the rate without it, among the eligible.",
+    "e_value": "E-value: how strongly (as a risk ratio) an unmeasured factor would have to be linked with both the "
+    "option and intent to leave to explain the estimate away.",
+    "e_value_ci": "E-value of the interval's end nearest no effect (1 = the interval already includes no effect).",
+    "expected_departures_sampling": "Expected departures' interval from sampling alone (without the conversion "
+    "assumptions' uncertainty).",
 }
 
 
