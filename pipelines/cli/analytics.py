@@ -37,8 +37,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="JSON records for machines")
     p.set_defaults(func=cmd_metrics)
 
-    p = subparsers.add_parser("audit-privacy", help="check every released table for recoverable suppressed cells")
+    p = subparsers.add_parser(
+        "audit-privacy",
+        help="check every released table, then attack the stored release: fail on any pinned protected figure",
+    )
     add_db_argument(p)
+    p.add_argument("--wave", action="append", help="attack only this wave (repeatable; default: every wave)")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="the attacker's time per wave (default 300); figures not examined in time fail the audit as unchecked",
+    )
+    p.add_argument("--no-attack", action="store_true", help="only the table-by-table checks, no integer program")
     p.set_defaults(func=cmd_audit)
 
 
@@ -147,12 +159,21 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 @command
 def cmd_audit(args: argparse.Namespace) -> int:
+    attack = not getattr(args, "no_attack", False)
     with common.reading(args.db) as con:
-        problems = privacy.audit(con)
+        problems = privacy.audit(
+            con, attack=attack, waves=getattr(args, "wave", None), budget=getattr(args, "time_budget", None)
+        )
     if problems:
         print(f"{len(problems)} confidentiality problem(s) found:")
         for problem in problems:
             print(f"  - {problem}")
+        print("by category:")
+        for category, count in privacy.categories(problems).items():
+            print(f"  {category}: {count}")
         return 1
-    print("no recoverable suppressed cells: every released table passes the audit")
+    if attack:
+        print("no recoverable suppressed cells and no pinned protected figure: the release passes the audit")
+    else:
+        print("no recoverable suppressed cells: every released table passes the audit (attacker not run)")
     return 0

@@ -298,9 +298,14 @@ def _group_pass(df: pd.DataFrame, k: int) -> np.ndarray:
 
 
 MAX_ATTACK_ROUNDS = 50
-# Attacker-driven secondary suppression of the counts of people. Off until the release tests are
-# reconciled with the patterns it produces (it changes which small units show in the fixtures).
-ATTACKER_SECONDARY = False
+# Attacker-driven secondary suppression of the counts of people (attack 1 of issue 11: organisation −
+# visible roles, then site − visible site×role cells). On: every release's group pattern is closed
+# under the attacker's integer program, so no hidden n of people can be derived to fewer than
+# attack.PEOPLE_INTERVAL + 1 values from the released counts together.
+ATTACKER_SECONDARY = True
+# The build releases several tables over the same groups: their patterns are computed once.
+_SECONDARY_CACHE: dict[tuple, list[bool]] = {}
+_SECONDARY_CACHE_MAX = 64
 
 
 def _secondary_people(
@@ -308,19 +313,54 @@ def _secondary_people(
 ) -> list[bool]:
     """Secondary suppression driven by the attacker (pipelines.release.attack) on the counts of people:
     while a hidden n is pinned (its derivable range narrower than the protection interval), hide the
-    smallest visible group among the released counts that pin it, then close the pattern again."""
+    smallest visible group among the released counts that pin it, then close the pattern again.
+
+    Runs on the aggregated groups (one row per released group, never respondents), one wave at a time
+    (groups of different waves share no constraint). Hiding a count only removes a constraint, so a
+    figure once shown wide stays wide: after the first attack of a wave, only the figures pinned in the
+    last round and the counts hidden since are examined again. The result of a wave is cached per
+    (its groups, n, starting pattern, k), so the tables of one build that release the same groups of
+    a wave share the work."""
+    hidden = list(hidden)
+    keys = _keys(groups, list(DIM_COLUMNS))
+    by_wave: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        by_wave.setdefault(str(key[0]), []).append(i)
+    for rows in by_wave.values():
+        sub = groups.iloc[rows].reset_index(drop=True)
+        sub_n = n[rows]
+        sub_hidden = [hidden[i] for i in rows]
+        cache_key = (k, tuple(keys[i] for i in rows), tuple(int(x) for x in sub_n), tuple(sub_hidden))
+        result = _SECONDARY_CACHE.get(cache_key)
+        if result is None:
+            result = _secondary_wave(sub, sub_n, sub_hidden, relations(sub), k)
+            if len(_SECONDARY_CACHE) >= _SECONDARY_CACHE_MAX:
+                _SECONDARY_CACHE.clear()
+            _SECONDARY_CACHE[cache_key] = list(result)
+        for i, h in zip(rows, result, strict=True):
+            hidden[i] = h
+    return _protect(n, hidden, rels, k)
+
+
+def _secondary_wave(
+    groups: pd.DataFrame, n: np.ndarray, hidden: list[bool], rels: list[tuple[int, list[int]]], k: int
+) -> list[bool]:
+    """`_secondary_people` for the groups of one wave."""
     from pipelines.release import attack
 
-    hidden = list(hidden)
-    index = {(str(w), tuple(key)): i for i, (w, *key) in enumerate(_keys(groups, list(DIM_COLUMNS)))}
+    hidden = _protect(n, hidden, rels, k)
+    keys = _keys(groups, list(DIM_COLUMNS))
+    index = {(str(w), tuple(key)): i for i, (w, *key) in enumerate(keys)}
+    wave = str(keys[0][0]) if keys else ""
+    recheck: set[tuple] | None = None  # None: every figure (the first round)
     for _ in range(MAX_ATTACK_ROUNDS):
         frame = groups.assign(n=np.where(hidden, None, n).astype(object), suppressed=hidden)
-        pinned = []
-        for wave in sorted(frame["wave"].astype("str").unique().tolist()):
-            rel = attack.read_release({"rel_groups": frame}, wave)
-            pinned += attack.attack_release(rel)
+        rel = attack.read_release({"rel_groups": frame}, wave)
+        only = None if recheck is None else (lambda f, keep=recheck: tuple(f.key) in keep)
+        pinned = attack.attack_release(rel, only=only)
         if not pinned:
             return hidden
+        before = list(hidden)
         for p in pinned:
             choices = [index.get((str(s.wave), tuple(s.key))) for s in p.sources]
             choices = [
@@ -330,13 +370,24 @@ def _secondary_people(
             ]
             if not choices:  # no named source: hide the smallest visible group overlapping the figure
                 choices = [
-                    i
-                    for i, (w, *key) in enumerate(_keys(groups, list(DIM_COLUMNS)))
-                    if not hidden[i] and str(w) == p.figure.wave and _overlap(tuple(key), p.figure.key)
+                    i for i, (_w, *key) in enumerate(keys) if not hidden[i] and _overlap(tuple(key), p.figure.key)
                 ]
-            if choices:
-                hidden[min(choices, key=lambda i: (n[i], i))] = True
+            if not choices:
+                continue
+            # The choice that hides the fewest people once the pattern is closed again (hiding a
+            # small site can force its only department out with it; a finer cell often costs less).
+            best = None
+            for i in sorted(set(choices), key=lambda i: (n[i], i)):
+                trial = list(hidden)
+                trial[i] = True
+                trial = _protect(n, trial, rels, k)
+                cost = sum(int(n[j]) for j in range(len(trial)) if trial[j] and not hidden[j])
+                if best is None or cost < best[0]:
+                    best = (cost, trial)
+            hidden = best[1]
         hidden = _protect(n, hidden, rels, k)
+        recheck = {tuple(p.figure.key) for p in pinned}
+        recheck |= {tuple(keys[i][1:]) for i in range(len(keys)) if hidden[i] and not before[i]}
     return [True] * len(hidden)
 
 
@@ -613,16 +664,53 @@ def _manifest(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("select table_name, kind from release_manifest").fetchall())
 
 
-def attack_problems(con: duckdb.DuckDBPyConnection) -> list[Problem]:
+def attack_problems(
+    con: duckdb.DuckDBPyConnection, *, waves: Iterable[str] | None = None, budget: float | None = None
+) -> list[Problem]:
     """The attacker's findings (pipelines.release.attack) as Problems: every pinned protected figure,
-    with its derivable range and the released figures it is derived from."""
+    with its derivable range and the released figures it is derived from; and, when a time budget ran
+    out, an `unchecked` problem per wave naming what was not examined (not examined is not passed)."""
     from pipelines.release import attack
 
-    return [Problem(p.figure.table, "pinned", str(p)) for p in attack.attack_stored(con).pinned]
+    report = attack.attack_stored(con, waves=waves, budget=budget)
+    out = [Problem(p.figure.table, "pinned", str(p)) for p in report.pinned]
+    for wave, blocks in report.unchecked.items():
+        names = sorted({f for fams in blocks for f in fams} | ({"people"} if [] in blocks else set()))
+        shown = ", ".join(names[:6]) + (f" (and {len(names) - 6} more)" if len(names) > 6 else "")
+        out.append(
+            Problem(
+                "release",
+                "unchecked",
+                f"wave {wave}: {len(blocks)} block(s) of figures not examined within the {budget:g} s budget: {shown}",
+            )
+        )
+    return out
 
 
-def audit(con: duckdb.DuckDBPyConnection, *, attack: bool = False) -> list[Problem]:
+def categories(problems: Iterable[Problem]) -> dict[str, int]:
+    """How many problems of each category: "<table> <rule>" and, for pinned figures, their kind
+    (hidden n, hidden count, band)."""
+    out: dict[str, int] = {}
+    for p in problems:
+        cat = f"{p.table} {p.rule}"
+        if p.rule == "pinned":
+            kind = next((k for k in ("hidden n", "hidden count", "band") if f"): {k}" in p.detail), "")
+            cat += f" ({kind})" if kind else ""
+        out[cat] = out.get(cat, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def audit(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    attack: bool = False,
+    waves: Iterable[str] | None = None,
+    budget: float | None = None,
+) -> list[Problem]:
     """Check every released table (`rel_*`) in the warehouse; an empty list means all is well.
+
+    attack=True also runs the attacker's integer program (`attack_problems`, optionally only on
+    `waves` and within `budget` seconds per wave).
 
     Uses the thresholds in the warehouse settings; tables registered with kind "intentions" in
     `release_manifest` (or named like intentions/reasons) are held to the intentions threshold.
@@ -642,5 +730,5 @@ def audit(con: duckdb.DuckDBPyConnection, *, attack: bool = False) -> list[Probl
         df = con.execute(f'select * from "{name}"').df()  # name read from the catalog
         problems += check_released(df, k_int if kind == "intentions" else k, table=name)
     if attack:
-        problems += attack_problems(con)
+        problems += attack_problems(con, waves=waves, budget=budget)
     return problems
