@@ -19,11 +19,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pipelines import scenarios
 from pipelines.models import assumptions, drivers, intentions, risk
 from pipelines.models import cache as model_cache
 from pipelines.release import privacy
 from pipelines.release.tables import Released
-from pipelines.scenarios import engine as scenarios
 
 # Release kind and rate columns of every model table (see privacy.release).
 TABLE_KINDS: dict[str, str] = {

@@ -145,7 +145,7 @@ def _visible(row: Mapping) -> bool:
 
 def metric_aliases() -> dict[str, str]:
     """Metric name -> canonical name (metrics scored by the same expression are one figure)."""
-    from pipelines.metrics import released
+    from pipelines.metrics import catalogue as released
 
     first: dict[str, str] = {}
     out = {}
@@ -156,7 +156,7 @@ def metric_aliases() -> dict[str, str]:
 
 def pooled_items(call_threshold: float | None = 4.0) -> dict[str, tuple[str, ...]]:
     """rel_driver_importance `<group>_unfavourable` -> the rel_metrics metrics it pools."""
-    from pipelines.metrics import released
+    from pipelines.metrics import catalogue as released
     from pipelines.models import drivers
 
     out = {}

@@ -17,12 +17,12 @@ import zipfile
 import pandas as pd
 import pytest
 
+from pipelines import scenarios
 from pipelines.ingest.first_run import load_sample
 from pipelines.release import reader
 from pipelines.release.scope import Scope
 from pipelines.reports import api
 from pipelines.reports import data as report_data
-from pipelines.scenarios import engine as scenarios
 from pipelines.store import warehouse
 
 NO_SITE = "rel_zz_no_site"
