@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
+from pipelines.contract import levels
 from pipelines.release import access, reader
 from pipelines.release.tables import TABLE_NAME
 from pipelines.store import warehouse
@@ -210,7 +211,7 @@ def dimension_values() -> dict[str, list[str]]:
     """Known (released, unsuppressed) values of site, department and role: the filter allow-list."""
     frame = query_released("rel_groups", level=["site", "department", "role", "site_role"], suppressed=False)
     out: dict[str, list[str]] = {}
-    for column in ("site", "department", "role"):
+    for column in levels.DIMENSIONS:
         values = frame[column].dropna().unique().tolist() if not frame.empty else []
         out[column] = sorted(str(v) for v in values)
     return out

@@ -391,7 +391,7 @@ def _secondary_wave(
     return [True] * len(hidden)
 
 
-DIMS_ONLY: tuple[str, ...] = ("site", "department", "role")
+DIMS_ONLY: tuple[str, ...] = _levels.DIMENSIONS
 
 
 def _overlap(a: tuple, b: tuple) -> bool:

@@ -19,7 +19,7 @@ from pipelines.release import build, privacy
 from pipelines.store import warehouse
 from tests import analytics_fixtures as fx
 
-PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
+PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 
 
 @pytest.fixture
