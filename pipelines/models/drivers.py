@@ -454,7 +454,7 @@ def _wave_drivers(
         for u in range(len(units)):
             sub = subs[u]
             row: dict[str, Any] = {"level": level, "n": len(sub)}
-            for d in levels.DIMENSIONS:
+            for d in contract.DIMENSIONS:
                 row[d] = units.iloc[u][d] if d in dims else None
             if level == "organisation":
                 result, source, weight = org, "own", 1.0

@@ -223,7 +223,7 @@ def _distribution(
         """
         frame = con.execute(sql, params).df()
         frame.insert(1, "level", level)
-        for d in levels.DIMENSIONS:
+        for d in contract.DIMENSIONS:
             if d not in frame:
                 frame[d] = None
         frames.append(frame)

@@ -50,11 +50,11 @@ from scipy import stats
 from pipelines.contract import levels as levels_mod
 from pipelines.models import assumptions, risk
 from pipelines.models import cache as model_cache
-from pipelines.release import privacy
+from pipelines.release import privacy, tables
 from pipelines.release.tables import BuildContext, Released
 
-TABLE = "rel_turnover_check"
-CONVERSION_TABLE = "rel_turnover_conversion"
+TABLE = tables.TURNOVER_CHECK
+CONVERSION_TABLE = tables.TURNOVER_CONVERSION
 KIND = "model"
 RATES: tuple[str, ...] = ("leave_rate",)
 PRIOR_STRENGTH = 50.0  # people-equivalents behind each published conversion rate (Beta a + b)

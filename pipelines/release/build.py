@@ -20,6 +20,7 @@ import duckdb
 from pipelines.metrics import reference
 from pipelines.metrics import released as metrics
 from pipelines.models import build as models_build
+from pipelines.models.turnover import produce_turnover
 from pipelines.release import privacy, publish, tables
 from pipelines.release.tables import TABLE_NAME, BuildContext, Released
 from pipelines.store import warehouse
@@ -61,6 +62,7 @@ PRODUCERS: list[Producer] = [
     produce_metrics,
     produce_benchmarks,
     produce_models,
+    produce_turnover,  # predicted vs actual leavers, once a turnover file is uploaded
 ]
 
 

@@ -23,6 +23,8 @@ DRIVER_IMPORTANCE = "rel_driver_importance"
 LEAVE_PATHS = "rel_leave_paths"
 LEAVE_REASONS = "rel_leave_reasons"
 BENCHMARKS = "ref_benchmarks"
+TURNOVER_CHECK = "rel_turnover_check"
+TURNOVER_CONVERSION = "rel_turnover_conversion"
 SAVED_SCENARIOS = "saved_scenarios"  # the export name of the saved scenarios in scope (not a rel_ table)
 
 
@@ -68,6 +70,19 @@ CATALOGUE: dict[str, TableSpec] = {
             LEAVE_REASONS,
             "intentions",
             "Stated reasons per unit (several allowed): share and count of those who answered.",
+        ),
+        TableSpec(
+            TURNOVER_CHECK,
+            "model",
+            "Predicted vs actual leavers per unit and period: expected departures (interval from the conversion "
+            "assumptions), 95% prediction interval for realised leavers, actual leavers and leaving rate, "
+            "observed/expected with Byar 95% interval, and whether the unit is within forecast.",
+        ),
+        TableSpec(
+            TURNOVER_CONVERSION,
+            "model",
+            "P(leave | ITL) and P(leave | no ITL) learnt from the organisation's turnover: published prior, "
+            "posterior mean and 95% interval, and how far local data moved them.",
         ),
         TableSpec(BENCHMARKS, "public", "Published national figures used for comparison (public; not your data)."),
         TableSpec(

@@ -257,3 +257,30 @@ def test_no_turnover_no_tables(memory_warehouse):
 
     insert_responses(memory_warehouse, simulate(n=50, wave="2024").frame)
     assert tv.produce_turnover(memory_warehouse, BuildContext(k=5, intentions_k=10)) == []
+
+
+def test_an_uploaded_turnover_file_is_checked_by_the_build(sample_copy, tmp_path):
+    """End to end: the bundled sample plus a turnover file for its units; the build releases the
+    forecast check and the learnt conversion rates, and publishes them in its snapshot."""
+    import csv
+
+    from pipelines.ingest.turnover import ingest_turnover
+    from pipelines.release import build, publish, tables
+    from tests.conftest import ROOT
+
+    with open(ROOT / "sample_data" / "headcount.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    path = tmp_path / "separations.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["site", "department", "role", "period", "headcount_at_start", "leavers"])
+        for r in rows:
+            out.writerow([r["site"], r["department"], r["role"], "2025", r["headcount"], int(r["headcount"]) // 6])
+    result = ingest_turnover(path, db=sample_copy)
+    assert result.status == "loaded", result.errors
+    summary = build.build(sample_copy)
+    assert tables.TURNOVER_CHECK in summary.tables and summary.tables[tables.TURNOVER_CHECK] > 0
+    assert tables.TURNOVER_CONVERSION in summary.tables
+    snap = publish.current(publish.default_root(sample_copy))
+    check = publish.read_table(snap, tables.TURNOVER_CHECK)
+    assert len(check) == summary.tables[tables.TURNOVER_CHECK]
