@@ -112,7 +112,7 @@ def test_every_page_opens_without_exception(app: dict, app_page) -> None:
 def test_model_pages_show_their_charts(app: dict, app_page) -> None:
     for url_path, text in (
         ("attrition-risk", "Which units are most at risk"),
-        ("drivers", "What matters most across the organisation"),
+        ("drivers", "What predicts intent to leave across the organisation"),
         ("intentions", "What they plan to do"),
         ("retention-options", "Options to test"),
     ):
