@@ -5,7 +5,6 @@ file that looks like a roster).
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from pipelines.ingest.convert import _install_macros, _load_maps
 from pipelines.ingest.mapping import ColumnPlan
 from pipelines.ingest.readers import InputError, open_source
 from pipelines.ingest.staging import _attached_warehouse, _stage, _staging_connection
+from pipelines.ingest.uploads import record_upload
 from pipelines.ingest.validate import IngestResult
-from pipelines.store.audit import record as audit
 from pipelines.store.warehouse import transaction
 
 # Column names a roster's headcount and replacement cost go by (other fields use the contract's synonyms).
@@ -125,25 +124,17 @@ def ingest_headcount(
                 "replacement_cost from roster order by _row",
                 [upload_id],
             )
-            mem.execute(
-                "insert into wh.uploads values (?, 'headcount', ?, ?, 'headcount', null, ?, ?, ?, ?, 0, [], 0)",
-                [
-                    upload_id,
-                    name,
-                    source.sha256,
-                    uploaded_by,
-                    dt.datetime.now(),
-                    report.rows_read,
-                    report.rows_loaded,
-                ],
-            )
-            audit(
+            record_upload(
                 mem,
-                uploaded_by,
-                "upload headcount",
-                upload_id,
-                {"file": name, "rows": report.rows_loaded},
-                prefix="wh.",
+                upload_id=upload_id,
+                kind="headcount",
+                name=name,
+                sha256=source.sha256,
+                wave=None,
+                uploaded_by=uploaded_by,
+                rows_read=report.rows_read,
+                rows_loaded=report.rows_loaded,
+                detail={"file": name, "rows": report.rows_loaded},
             )
         report.upload_id = upload_id
         report.status = "loaded"

@@ -15,7 +15,6 @@ survey cell: it is never shown except through `pipelines.release.privacy.release
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from pathlib import Path
 
@@ -24,8 +23,8 @@ from pipelines.ingest.convert import _install_macros, _load_maps
 from pipelines.ingest.mapping import ColumnPlan
 from pipelines.ingest.readers import InputError, open_source
 from pipelines.ingest.staging import _attached_warehouse, _stage, _staging_connection
+from pipelines.ingest.uploads import record_upload
 from pipelines.ingest.validate import IngestResult
-from pipelines.store.audit import record as audit
 from pipelines.store.warehouse import transaction
 
 KIND = "turnover"
@@ -227,28 +226,22 @@ def ingest_turnover(
                    from turnover_stage order by _row""",
                 [upload_id],
             )
-            mem.execute(
-                "insert into wh.uploads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, [], 0)",
-                [
-                    upload_id,
-                    KIND,
-                    name,
-                    source.sha256,
-                    KIND,
-                    report.wave,
-                    uploaded_by,
-                    dt.datetime.now(),
-                    report.rows_read,
-                    report.rows_loaded,
-                ],
-            )
-            audit(
+            record_upload(
                 mem,
-                uploaded_by,
-                "upload turnover",
-                upload_id,
-                {"file": name, "rows": report.rows_loaded, "periods": periods, "replaced": report.replaced_uploads},
-                prefix="wh.",
+                upload_id=upload_id,
+                kind=KIND,
+                name=name,
+                sha256=source.sha256,
+                wave=report.wave,
+                uploaded_by=uploaded_by,
+                rows_read=report.rows_read,
+                rows_loaded=report.rows_loaded,
+                detail={
+                    "file": name,
+                    "rows": report.rows_loaded,
+                    "periods": periods,
+                    "replaced": report.replaced_uploads,
+                },
             )
         report.upload_id = upload_id
         report.status = "loaded"

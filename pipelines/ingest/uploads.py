@@ -2,8 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from pipelines.store import warehouse
 from pipelines.store.audit import record as audit
+
+
+def record_upload(
+    mem,
+    *,
+    upload_id: str,
+    kind: str,
+    name: str,
+    sha256: str,
+    wave: str | None,
+    uploaded_by: str | None,
+    rows_read: int,
+    rows_loaded: int,
+    detail: dict[str, Any],
+) -> None:
+    """The uploads row and the audit entry of a roster or turnover file, inside the caller's
+    transaction on the staging connection that has the warehouse attached as `wh`."""
+    mem.execute(
+        "insert into wh.uploads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, [], 0)",
+        [upload_id, kind, name, sha256, kind, wave, uploaded_by, dt.datetime.now(), rows_read, rows_loaded],
+    )
+    audit(mem, uploaded_by, f"upload {kind}", upload_id, detail, prefix="wh.")
 
 
 def list_uploads(db=None) -> list[dict]:
