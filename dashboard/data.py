@@ -1,4 +1,4 @@
-"""The dashboard's only door to the warehouse: cached, read-only queries of the released tables.
+"""The dashboard's only door to the released data: cached reads of the current published snapshot.
 
 Every page (and `dashboard/queries.py`) reads through here, never through DuckDB directly:
 
@@ -7,11 +7,27 @@ Every page (and `dashboard/queries.py`) reads through here, never through DuckDB
     frame = data.query_released("rel_metrics", wave="2026", level="site", metric=["burnout", "itl"])
     data.has_table("rel_unit_risk")              # is a released table there (optional producers)?
     data.query_released("ref_benchmarks", metric="itl")
-    data.with_connection(risk.read_diagnostics)  # any pipelines reader, short read-only connection
-    data.clear_cache()                           # after an upload, delete, rebuild or settings change
+    data.with_connection(risk.read_diagnostics)  # any pipelines reader, on a private in-memory copy
+    data.clear_cache()                           # after the app itself writes (republishes scenarios)
     data.waves(), data.dimension_values()        # released waves / sites, departments, roles
     data.min_group_size(), data.settings_values()
     data.reading("model_diagnostics")           # a pipeline reader's result, from the same snapshot
+
+Where the pages' data comes from:
+- The released tables and the readings (settings, model diagnostics, saved scenarios) come from the
+  CURRENT published snapshot (`pipelines.release.publish`: Parquet files and a manifest that every build
+  writes, swapped in by an atomic rename), read whole once per build id and then filtered in memory. No
+  page opens the warehouse file for them, so a reader never holds a lock a writer needs (DuckDB locks the
+  file per process) and always sees one build whole. Only before the first build has published anything
+  (a warehouse from before snapshots existed) are they read from the warehouse, on one short read-only
+  connection, keyed by the file's modification time.
+- Running or comparing scenarios and any other pipelines reader (`with_connection`) run on a private
+  in-memory copy of the warehouse (`build.memory_copy`), made once per warehouse change: the file is
+  attached read-only only while it is copied (~0.1 s for the sample), never while a scenario computes.
+- The Uploads list, the audit log and a saved column mapping are read on a very short read-only
+  connection (one small query): they must be current and change without a build.
+- After the app writes: an upload, a deletion or a settings change rebuild (which publishes a new
+  snapshot); a saved scenario is republished into the snapshot by `clear_cache()`.
 
 Rules kept here so pages cannot get them wrong:
 - Released tables are read through `pipelines.release.reader`, the exports' door too, and every read
@@ -21,14 +37,9 @@ Rules kept here so pages cannot get them wrong:
 - Only tables named `rel_*` / `ref_*` (released through the confidentiality layer, or public) can be
   read, and only if they exist; filter columns must be columns of that table. The table name
   comes from that allow-list and is quoted; filter values never reach SQL at all.
-- Every released table (and the few pipeline readings in `_snapshot_readers`: settings, model
-  diagnostics, saved scenarios) is read whole, once per build, on one short read-only connection
-  (pipelines.store.warehouse.connect), then filtered in memory: released tables are aggregates and small,
-  DuckDB locks the file per process, so nothing is held open across reruns, and the first page after
-  a rebuild opens the warehouse once; later pages and filter changes not at all.
-- Results are cached with st.cache_data keyed on the table, the filters and the warehouse file's
-  modification time, so a rebuild from the CLI shows up without a restart; `clear_cache()` drops
-  everything after the app itself writes.
+- Results are cached with st.cache_data keyed on the table, the filters and the snapshot's build id,
+  so a build from the CLI (or another replica's upload) shows up without a restart; `clear_cache()`
+  drops everything after the app itself writes.
 """
 
 from __future__ import annotations
@@ -37,17 +48,19 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
 from pipelines.contract import levels
-from pipelines.release import access, reader
+from pipelines.release import access, publish, reader
 from pipelines.release.tables import TABLE_NAME
 from pipelines.store import warehouse
 
@@ -63,33 +76,74 @@ def db_path() -> Path:
     return warehouse.resolve_db(None)
 
 
+def release_root() -> Path:
+    """The published snapshots' folder: $CLINRET_RELEASES, else releases/ beside the warehouse."""
+    return publish.default_root(db_path())
+
+
 def _stamp() -> float:
-    """Changes whenever the warehouse file is written, so cached reads go stale with it."""
+    """Changes whenever the warehouse file (or its write-ahead log) is written."""
+    path = db_path()
+    stamps = []
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(OSError):
+            stamps.append(os.stat(candidate).st_mtime_ns / 1e9)
+    return max(stamps, default=0.0)
+
+
+def _key() -> str:
+    """What the cached reads are keyed by: the current snapshot's build id (two small files read, no
+    warehouse opened), or, before the first publish, the warehouse file's modification time."""
     try:
-        return os.stat(db_path()).st_mtime
-    except OSError:
-        return 0.0
+        snap = publish.current(release_root())
+    except publish.SnapshotMissing:
+        logging.getLogger(__name__).warning("The current release is unreadable; reading the warehouse.", exc_info=True)
+        snap = None
+    return snap.build_id if snap is not None else f"{WAREHOUSE_KEY}{_stamp()}"
+
+
+WAREHOUSE_KEY = "warehouse@"  # a _key() that is not a build id: nothing has been published yet
+
+
+@st.cache_resource(ttl=CACHE_TTL, max_entries=2, show_spinner=False)
+def _private_copy(db: str, stamp: float) -> duckdb.DuckDBPyConnection:
+    """An in-memory copy of the warehouse, made once per change of the file; shared by the threads of
+    this process, each through its own cursor."""
+    from pipelines.release import build
+
+    return build.copy_into_memory(db)
 
 
 def with_connection(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call `fn(con, *args, **kwargs)` on a short read-only connection (not cached)."""
+    """Call `fn(con, *args, **kwargs)` on a cursor of a private in-memory copy of the warehouse (not
+    cached itself): a scenario that computes for seconds never holds the file a writer needs."""
+    cursor = _private_copy(str(db_path()), _stamp()).cursor()
+    try:
+        return fn(cursor, *args, **kwargs)
+    finally:
+        cursor.close()
+
+
+def _short_read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(con, …)` on a very short read-only connection: one small query that must be current."""
     with warehouse.connect(db_path(), read_only=True) as con:
         return fn(con, *args, **kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
-    """Everything the pages read from one build of the warehouse, read on one connection."""
+    """Everything the pages read from one build: its published snapshot, read once."""
 
     columns: dict[str, list[str]]  # released table -> its columns, in order
     tables: dict[str, pd.DataFrame]  # released table -> the whole table (shared: never mutate)
     readings: dict[str, Any]  # _snapshot_readers() name -> that reader's result
     released: reader.ReleasedTables  # the same tables as the reader gives them (scope them with it)
+    build_id: str | None = None  # the published build read (None: read from the warehouse)
 
 
 def _snapshot_readers() -> dict[str, Callable[[Any], Any]]:
-    """Pipeline readers (each takes a connection) whose results every page may need; they are read
-    with the released tables, so a page after a rebuild opens the warehouse once, not once per read."""
+    """Pipeline readers (each takes a connection) whose results every page may need; the build
+    publishes them with the released tables (publish.app_extras), under the same names."""
     from pipelines import scenarios
     from pipelines.models import assumptions, risk  # noqa: F401  (assumptions registers settings)
     from pipelines.store import settings
@@ -102,20 +156,44 @@ def _snapshot_readers() -> dict[str, Callable[[Any], Any]]:
 
 
 @st.cache_resource(ttl=CACHE_TTL, max_entries=2, show_spinner=False)
-def _snapshot(db: str, stamp: float) -> Snapshot:
-    """Every released table, their columns and the readers above, read once per build on one short
-    read-only connection (~15 ms to open at 1M responses; the tables are aggregates, a few MB in all).
-    Nothing is held open across reruns: DuckDB's file lock would shut out a writer in another process.
-    Held as a shared resource (not copied on every hit): callers only ever filter it into new frames."""
+def _snapshot(db: str, key: str) -> Snapshot:
+    """Every released table, their columns and the readings above for one build: from its published
+    snapshot (Parquet, no warehouse opened), or before the first publish from the warehouse on one
+    short read-only connection. Held as a shared resource (not copied on every hit): callers only ever
+    filter it into new frames."""
+    if not key.startswith(WAREHOUSE_KEY):
+        snap = publish.snapshot(publish.default_root(db), key)
+        if snap is not None:
+            return _from_published(snap)
     with warehouse.connect(db, read_only=True) as con:
         released = reader.read_all(con)
         readings = {name: read(con) for name, read in _snapshot_readers().items()}
     return Snapshot(released.columns, released.tables, readings, released)
 
 
+def _from_published(snap: publish.Snapshot) -> Snapshot:
+    tables = {name: publish.read_table(snap, name) for name in snap.tables}
+    extras = {name: publish.read_table(snap, name) for name in snap.extras}
+    readings = {name: extras[name] for name in _snapshot_readers() if name in extras}
+    readings["settings"] = publish.settings_from_frame(extras["settings"])
+    kinds_frame = extras.get("release_manifest")
+    manifest = {} if kinds_frame is None else dict(zip(kinds_frame["table_name"], kinds_frame["kind"], strict=True))
+    built_at = None
+    if kinds_frame is not None and kinds_frame["built_at"].notna().any():
+        built_at = pd.Timestamp(kinds_frame["built_at"].max()).to_pydatetime()
+    released = reader.ReleasedTables(
+        columns={name: [str(c) for c in frame.columns] for name, frame in tables.items()},
+        tables=tables,
+        kinds={name: reader.kind_of(name, manifest) for name in tables},
+        built_at=built_at,
+        scenarios=publish.saved_scenarios(extras.get("scenarios")),
+    )
+    return Snapshot(released.columns, released.tables, readings, released, snap.build_id)
+
+
 def snapshot() -> Snapshot:
-    """The current build's snapshot (re-read when the warehouse file changes)."""
-    return _snapshot(str(db_path()), _stamp())
+    """The current build's snapshot (re-read when a new build is published)."""
+    return _snapshot(str(db_path()), _key())
 
 
 def reading(name: str) -> Any:
@@ -144,9 +222,9 @@ def has_table(table: str) -> bool:
 
 @st.cache_data(ttl=CACHE_TTL, max_entries=512, show_spinner=False)
 def _query(
-    db: str, stamp: float, table: str, allowed: access.Scope, filters: tuple, order_by: tuple, limit: int
+    db: str, key: str, table: str, allowed: access.Scope, filters: tuple, order_by: tuple, limit: int
 ) -> pd.DataFrame:
-    frame = _snapshot(db, stamp).released.table(table, allowed)  # the scope rule, before anything else
+    frame = _snapshot(db, key).released.table(table, allowed)  # the scope rule, before anything else
     if frame is None:  # left out of this scope's view (released_tables() does not list it)
         return pd.DataFrame()
     keep = pd.Series(True, index=frame.index)
@@ -191,7 +269,7 @@ def query_released(
         sorted((c, tuple(v) if isinstance(v, (list, tuple, set, frozenset)) else v) for c, v in filters.items())
     )
     # a scoped user never receives rows outside the scope: the reader's rule, inside the cached read
-    return _query(str(db_path()), _stamp(), table, scope(), frozen, tuple(order_by), limit)
+    return _query(str(db_path()), _key(), table, scope(), frozen, tuple(order_by), limit)
 
 
 def scope() -> access.Scope:
@@ -227,20 +305,21 @@ def departments_by_site() -> dict[str, list[str]]:
 
 def warm_up() -> bool:
     """Import what every page needs and read the current build's snapshot, once, at server start
-    (serve.py), so the first visit does not pay for it. Returns whether a build was read; an
-    empty or missing warehouse is left to the first visit (ensure_warehouse loads the sample)."""
+    (serve.py), so the first visit does not pay for it. Returns whether a build was read; before the
+    first publish an empty, missing or busy warehouse is left to the first visit (ensure_warehouse
+    loads the sample)."""
     import importlib
-    import logging
 
     for module in ("dashboard.components", "dashboard.filters", "dashboard.queries", "pipelines.charts"):
         importlib.import_module(module)
     path = db_path()
-    if not path.exists():
-        return False
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     try:
-        with warehouse.connect(path, read_only=True, wait=0):
-            pass  # held by an ingest or a build right now: do not hold up the server's start for it
+        if _key().startswith(WAREHOUSE_KEY):  # nothing published yet: the warehouse, if it is free now
+            if not path.exists():
+                return False
+            with warehouse.connect(path, read_only=True, wait=0):
+                pass  # held by an ingest or a build right now: do not hold up the server's start for it
         return bool(snapshot().tables)  # outside a session: fills the process-wide st.cache_resource
     except Exception:  # noqa: BLE001 - a busy or old warehouse: the first visit reads it instead
         logging.getLogger(__name__).warning("Warm-up could not read %s; the first visit will.", path, exc_info=True)
@@ -266,10 +345,32 @@ def min_group_size() -> int:
     return int(settings_values()["min_group_size"])
 
 
-def clear_cache() -> None:
-    """Drop every cached read: call after the app writes (upload, delete, rebuild, settings)."""
+def clear_cache(*, republish: bool = True) -> None:
+    """Drop every cached read: call after the app writes (upload, delete, rebuild, settings, a saved
+    scenario). With `republish` (the default) the saved scenarios are republished into the current
+    snapshot first, so every replica lists the one just saved; a rebuild has published already."""
+    if republish:
+        republish_scenarios()
     st.cache_data.clear()
     _snapshot.clear()
+    _private_copy.clear()
+
+
+def republish_scenarios() -> bool:
+    """A new snapshot with the current one's tables and the warehouse's saved scenarios (after the app
+    saves one). Returns whether one was published (False before the first build, or when it failed:
+    the scenario is stored and the next build publishes it)."""
+    root = release_root()
+    try:
+        if publish.current(root) is None:
+            return False
+        with warehouse.connect(db_path(), read_only=True) as con:  # two small reads
+            extras = publish.scenario_extras(con)
+        publish.republish(root, extras=extras, keep=publish.keep_setting())
+    except Exception:  # noqa: BLE001 - the scenario itself is stored; say so in the log
+        logging.getLogger(__name__).warning("Could not republish the saved scenarios.", exc_info=True)
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------------------------
@@ -312,7 +413,7 @@ def rebuild() -> str | None:
     except Exception as exc:  # noqa: BLE001 - shown to the user; the data itself is safely stored
         return f"The released tables could not be rebuilt ({exc}); pages still show the previous build."
     finally:
-        clear_cache()
+        clear_cache(republish=False)  # the build published its snapshot
     return None
 
 
@@ -402,7 +503,7 @@ def uploads() -> pd.DataFrame:
     """Upload history (newest last), not cached: it is short and must be current."""
     from pipelines.ingest import list_uploads
 
-    return pd.DataFrame(list_uploads(db_path()))
+    return pd.DataFrame(list_uploads(db_path()))  # its own very short read-only connection
 
 
 def delete_upload(upload_id: str, actor: str | None = None) -> dict:
@@ -432,7 +533,7 @@ def saved_mapping(columns: list[str]):
     """The mapping saved for this column layout, if any (auto-applied when a layout returns)."""
     from pipelines.ingest import saved_mapping_for
 
-    return with_connection(saved_mapping_for, list(columns))
+    return _short_read(saved_mapping_for, list(columns))
 
 
 def save_mapping(columns: list[str], mapping_json: str, saved_by: str | None = None) -> str:
@@ -468,5 +569,5 @@ def audit_entries(since=None, action: str | None = None, actor: str | None = Non
     """The audit log, newest first (admins only: the router registers its page for admins)."""
     from pipelines.store import audit
 
-    rows = with_connection(audit.entries, since=since, action=action or None, actor=actor or None)
+    rows = _short_read(audit.entries, since=since, action=action or None, actor=actor or None)
     return pd.DataFrame(rows, columns=["logged_at", "actor", "action", "object", "outcome", "detail"])

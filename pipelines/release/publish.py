@@ -407,6 +407,20 @@ def current(root: Path) -> Snapshot | None:
     return Snapshot(build_id, path, manifest)
 
 
+def snapshot(root: Path, build_id: str) -> Snapshot | None:
+    """The snapshot of one build (None when it was pruned or never published)."""
+    if not BUILD_ID.match(build_id):
+        raise ValueError(f"Not a build id: {build_id!r}")
+    path = Path(root) / "releases" / build_id
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    if manifest.get("schema_version", 0) > SCHEMA_VERSION:
+        raise SnapshotMissing(f"Release {build_id} was written by a newer version; update this app.")
+    return Snapshot(build_id, path, manifest)
+
+
 def _entry(snapshot: Snapshot, name: str) -> dict[str, Any]:
     entry = snapshot.manifest["tables"].get(name) or snapshot.manifest["extras"].get(name)
     if entry is None:
@@ -468,16 +482,51 @@ def stored_tables(con: Any, names: list[str]) -> dict[str, pd.DataFrame]:
 
 def app_extras(con: Any) -> dict[str, pd.DataFrame]:
     """Besides the released tables, what every page reads (dashboard.data's snapshot readings):
-    settings, model diagnostics and the saved scenarios' list."""
-    from pipelines import scenarios
+    settings, model diagnostics, the saved scenarios' list, the saved scenarios whole (`scenarios`,
+    for the scope rule and the exports) and the build's release manifest (each table's kind)."""
     from pipelines.models import assumptions, risk  # noqa: F401  (assumptions registers settings)
     from pipelines.store import settings
 
     return {
         "settings": settings_frame(settings.get_all(con)),
         "model_diagnostics": risk.read_diagnostics(con),
-        "saved_scenarios": scenarios.list_scenarios(con),
+        **scenario_extras(con),
+        "release_manifest": release_manifest(con),
     }
+
+
+def scenario_extras(con: Any) -> dict[str, pd.DataFrame]:
+    """The saved scenarios as the snapshot carries them: the list the pages show (`saved_scenarios`)
+    and the stored rows (`scenarios`); republished on their own after the app saves one."""
+    from pipelines import scenarios
+
+    stored = con.execute(
+        "select name, levers, scope, results, created_by, created_at from scenarios order by created_at, name"
+    ).df()
+    return {"saved_scenarios": scenarios.list_scenarios(con), "scenarios": stored}
+
+
+def release_manifest(con: Any) -> pd.DataFrame:
+    """The build's release_manifest (table_name, kind, row_count, built_at); empty before a build."""
+    present = con.execute("select count(*) from information_schema.tables where table_name = 'release_manifest'")
+    if not present.fetchone()[0]:
+        return pd.DataFrame({"table_name": [], "kind": [], "row_count": [], "built_at": []})
+    return con.execute("select table_name, kind, row_count, built_at from release_manifest order by table_name").df()
+
+
+def saved_scenarios(frame: pd.DataFrame | None) -> list:
+    """The `scenarios` extra as `reader.SavedScenario`s, parsed by the reader itself (the same rows
+    it reads from the warehouse, on a throwaway in-memory DuckDB); [] when absent."""
+    import duckdb
+
+    from pipelines.release import reader
+
+    if frame is None or frame.empty:
+        return []
+    with duckdb.connect(":memory:") as con:
+        con.register("scenarios_frame", frame)
+        con.execute("create table scenarios as select * from scenarios_frame")
+        return reader.read_scenarios(con)
 
 
 def publish_from(con: Any, names: list[str], db: str | os.PathLike | None = None) -> Snapshot:
