@@ -104,7 +104,9 @@ def test_the_app_extras_of_a_fresh_warehouse_read_back_the_same():
         expected_settings = settings.get_all(con)
         expected_diagnostics = risk.read_diagnostics(con)
         expected_scenarios = engine.list_scenarios(con)
-    assert set(got) == {"settings", "model_diagnostics", "saved_scenarios"}
+    assert set(got) == {"settings", "model_diagnostics", "saved_scenarios", "scenarios", "release_manifest"}
+    assert got["scenarios"].empty and got["release_manifest"].empty  # nothing saved or built yet
+    assert P.saved_scenarios(got["scenarios"]) == []
     assert P.settings_from_frame(got["settings"]) == expected_settings
     pd.testing.assert_frame_equal(got["model_diagnostics"], expected_diagnostics)
     pd.testing.assert_frame_equal(got["saved_scenarios"], expected_scenarios)
