@@ -187,10 +187,8 @@ def copy_into_memory(path: str | os.PathLike, *, wait: float | None = None) -> d
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     con = duckdb.connect(":memory:", config=config)
     try:
-        # the path is ours (resolve_db), passed as a quoted literal: ATTACH takes no bound parameter
-        literal = "'" + str(Path(path)).replace("'", "''") + "'"
         warehouse.retry_while_busy(
-            lambda: con.execute(f"attach {literal} as warehouse_file (read_only)"), path=path, wait=wait
+            lambda: con.execute("attach ? as warehouse_file (read_only)", [str(Path(path))]), path=path, wait=wait
         )
         try:
             con.execute("copy from database warehouse_file to memory")
