@@ -384,7 +384,9 @@ def prepare(work: Path, db: Path | None, ingest_rows: int) -> tuple[Path, Path]:
     shutil.copy(base, target)
     for stale in work.glob("releases"):
         shutil.rmtree(stale)
-    publish_current(target, work / "releases")  # the replicas serve a published snapshot from the start
+    from pipelines.release import publish
+
+    publish.publish_stored(target, work / "releases")  # the replicas serve a published snapshot from the start
     sample_dir = work / f"ingest-{ingest_rows}"
     file = sample_dir / "wave_2026.csv"
     if not file.exists():
@@ -394,17 +396,6 @@ def prepare(work: Path, db: Path | None, ingest_rows: int) -> tuple[Path, Path]:
             cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
     return target, file
-
-
-def publish_current(db: Path, root: Path) -> None:
-    """Publish the warehouse's stored released tables as the first snapshot under `root` (what its
-    build published, without building again)."""
-    from pipelines.release import publish, reader
-    from pipelines.store import warehouse
-
-    with warehouse.connect(db, read_only=True) as con:
-        names = list(reader.released_columns(con)[0])
-        publish.publish(publish.stored_tables(con, names), publish.app_extras(con), root, keep=publish.keep_setting())
 
 
 def run(args: argparse.Namespace) -> dict:

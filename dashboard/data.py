@@ -18,9 +18,9 @@ Where the pages' data comes from:
   CURRENT published snapshot (`pipelines.release.publish`: Parquet files and a manifest that every build
   writes, swapped in by an atomic rename), read whole once per build id and then filtered in memory. No
   page opens the warehouse file for them, so a reader never holds a lock a writer needs (DuckDB locks the
-  file per process) and always sees one build whole. Only before the first build has published anything
-  (a warehouse from before snapshots existed) are they read from the warehouse, on one short read-only
-  connection, keyed by the file's modification time.
+  file per process) and always sees one build whole. Only while nothing is published are they read from
+  the warehouse, on one short read-only connection, keyed by the file's modification time (the first
+  visit publishes a warehouse built before snapshots existed: `ensure_warehouse`).
 - Running or comparing scenarios and any other pipelines reader (`with_connection`) run on a private
   in-memory copy of the warehouse (`build.memory_copy`), made once per warehouse change: the file is
   attached read-only only while it is copied (~0.1 s for the sample), never while a scenario computes.
@@ -92,20 +92,20 @@ def _stamp() -> float:
 
 
 def _key() -> str:
-    """What the cached reads are keyed by: the current snapshot's build id (two small files read, no
+    """What the cached reads are keyed by: the current snapshot's build id (one small file read, no
     warehouse opened), or, before the first publish, the warehouse file's modification time."""
     try:
-        snap = publish.current(release_root())
+        build_id = publish.current_id(release_root())
     except publish.SnapshotMissing:
         logging.getLogger(__name__).warning("The current release is unreadable; reading the warehouse.", exc_info=True)
-        snap = None
-    return snap.build_id if snap is not None else f"{WAREHOUSE_KEY}{_stamp()}"
+        build_id = None
+    return build_id if build_id is not None else f"{WAREHOUSE_KEY}{_stamp()}"
 
 
 WAREHOUSE_KEY = "warehouse@"  # a _key() that is not a build id: nothing has been published yet
 
 
-@st.cache_resource(ttl=CACHE_TTL, max_entries=2, show_spinner=False)
+@st.cache_resource(ttl=CACHE_TTL, max_entries=1, show_spinner=False)
 def _private_copy(db: str, stamp: float) -> duckdb.DuckDBPyConnection:
     """An in-memory copy of the warehouse, made once per change of the file; shared by the threads of
     this process, each through its own cursor."""
@@ -329,10 +329,17 @@ def warm_up() -> bool:
 @st.cache_resource(show_spinner=False)
 def ensure_warehouse(db: str) -> list[str]:
     """Once per process: load the bundled sample into an empty warehouse (a fresh machine shows
-    the sample health system). Returns what was loaded, empty when the warehouse had data."""
+    the sample health system), or publish a built warehouse that has no snapshot yet. Returns what
+    was loaded, empty when the warehouse had data."""
     from pipelines.ingest import first_run as bootstrap
 
-    return bootstrap.ensure_sample(db)
+    loaded = bootstrap.ensure_sample(db)  # its build publishes the first snapshot
+    if not loaded and publish.current_id(publish.default_root(db)) is None:
+        try:  # a warehouse built before snapshots existed: publish its stored build once
+            publish.publish_stored(db)
+        except Exception:  # noqa: BLE001 - the pages read the warehouse instead (see _snapshot)
+            logging.getLogger(__name__).warning("Could not publish the stored build of %s.", db, exc_info=True)
+    return loaded
 
 
 def settings_values() -> dict[str, Any]:
@@ -356,16 +363,24 @@ def clear_cache(*, republish: bool = True) -> None:
     _private_copy.clear()
 
 
+def _same_rows(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    return list(a.columns) == list(b.columns) and a.astype(str).values.tolist() == b.astype(str).values.tolist()
+
+
 def republish_scenarios() -> bool:
     """A new snapshot with the current one's tables and the warehouse's saved scenarios (after the app
-    saves one). Returns whether one was published (False before the first build, or when it failed:
-    the scenario is stored and the next build publishes it)."""
+    saves one), when they differ from the snapshot's. Returns whether one was published (False when
+    nothing changed, before the first build, or when it failed: the scenario is stored and the next
+    build publishes it)."""
     root = release_root()
     try:
-        if publish.current(root) is None:
+        snap = publish.current(root)
+        if snap is None:
             return False
         with warehouse.connect(db_path(), read_only=True) as con:  # two small reads
             extras = publish.scenario_extras(con)
+        if "scenarios" in snap.extras and _same_rows(publish.read_table(snap, "scenarios"), extras["scenarios"]):
+            return False  # nothing new saved (a cache clear after another write)
         publish.republish(root, extras=extras, keep=publish.keep_setting())
     except Exception:  # noqa: BLE001 - the scenario itself is stored; say so in the log
         logging.getLogger(__name__).warning("Could not republish the saved scenarios.", exc_info=True)

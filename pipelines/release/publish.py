@@ -388,6 +388,11 @@ def _read_pointer(root: Path) -> str | None:
     return text
 
 
+def current_id(root: Path) -> str | None:
+    """The current snapshot's build id (None before the first publish): one small file read."""
+    return _read_pointer(Path(root))
+
+
 def current(root: Path) -> Snapshot | None:
     """The current snapshot (None before the first publish). Reads two small files; opens no warehouse."""
     root = Path(root)
@@ -533,6 +538,20 @@ def publish_from(con: Any, names: list[str], db: str | os.PathLike | None = None
     """Publish the named released tables and the app's extras from an open warehouse connection, under
     default_root(db) with the retention setting: the whole seam for a build, in one call."""
     return publish(stored_tables(con, names), app_extras(con), default_root(db), keep=keep_setting())
+
+
+def publish_stored(db: str | os.PathLike | None = None, root: Path | None = None) -> Snapshot | None:
+    """Publish what the warehouse's last build stored (its rel_*/ref_* tables and the app's extras)
+    without building again: for a warehouse built before snapshots existed. None when nothing was built.
+    The warehouse is held read-only only for the reads (the tables are aggregates)."""
+    from pipelines.release import reader
+
+    with warehouse.connect(db, read_only=True) as con:
+        names = list(reader.released_columns(con)[0])
+        if not names:
+            return None
+        tables, extras = stored_tables(con, names), app_extras(con)
+    return publish(tables, extras, Path(root) if root else default_root(db), keep=keep_setting())
 
 
 # Settings (a dict of JSON values) as an extra frame and back: the app's settings travel with the snapshot.

@@ -105,6 +105,17 @@ def test_before_the_first_publish_the_warehouse_is_read_once(db, monkeypatch):
     assert len(opened) == 2
 
 
+def test_a_warehouse_built_before_snapshots_is_published_on_the_first_visit(db, monkeypatch):
+    shutil.rmtree(db.parent / "releases")
+    data.ensure_warehouse.clear()
+    assert data.ensure_warehouse(str(db)) == []  # it had data: nothing loaded, its stored build published
+    snap = publish.current(db.parent / "releases")
+    assert snap is not None and publish.verify(snap) == []
+    opened = _count_opens(monkeypatch)
+    pages.PAGES["overview"]()
+    assert opened == [] and data.snapshot().build_id == snap.build_id
+
+
 def test_a_build_published_by_another_process_shows_up_without_clearing_the_cache(db):
     assert data.min_group_size() == 5
     before = data.snapshot().build_id
@@ -133,6 +144,8 @@ def test_a_saved_scenario_is_republished_into_the_snapshot(db):
     data.clear_cache()
     snap = data.snapshot()
     assert snap.build_id != before
+    data.clear_cache()  # nothing new saved since: no new snapshot
+    assert data.snapshot().build_id == snap.build_id
     assert list(data.reading("saved_scenarios")["name"]) == ["republished"]
     assert [s.name for s in snap.released.scenarios] == ["republished"]
     assert set(snap.tables) == set(publish.current(db.parent / "releases").tables)
