@@ -121,6 +121,7 @@ def turnover_check_figure(units: pd.DataFrame, k: int, top: int = 25) -> go.Figu
     shown = frame[~hidden].copy()
     shown["_away"] = (shown["leave_rate_oe"].astype(float) - 1).abs()
     shown["_flagged"] = shown["leave_rate_check"].astype(object) != WITHIN
+    visible = shown
     shown = shown.sort_values(["_flagged", "leave_rate_oe"], ascending=[False, False]).head(top)
     masked = frame[hidden].sort_values("unit")
     order = [*shown["unit"], *masked["unit"]]
@@ -182,7 +183,7 @@ def turnover_check_figure(units: pd.DataFrame, k: int, top: int = 25) -> go.Figu
         )
     hi = float(shown["leave_rate_oe_hi"].astype(float).max()) if not shown.empty else 2.0
     fig.update_layout(
-        title=_check_title(shown, int(hidden.sum()), k),
+        title=_check_title(visible, int(hidden.sum()), k),
         xaxis={"title": "Actual ÷ forecast leavers (1 = as forecast; dashed line)", "range": [0, max(2.0, hi * 1.05)]},
         yaxis={"categoryorder": "array", "categoryarray": order, "autorange": "reversed"},
         height=max(260, 110 + 26 * len(order)),
@@ -229,7 +230,7 @@ def turnover_check_table(units: pd.DataFrame, k: int) -> pd.DataFrame:
                 "Leaving rate": f"fewer than {k}"
                 if gone
                 else (str(r.get("leave_rate_display") or "hidden") if hidden else _pct(r["leave_rate"], 1)),
-                "Actual ÷ forecast": None if hidden else round(float(r["leave_rate_oe"]), 2),
+                "Actual ÷ forecast": "" if hidden else f"{float(r['leave_rate_oe']):.2f}",
                 "95% interval": ""
                 if hidden
                 else f"{float(r['leave_rate_oe_lo']):.2f} – {float(r['leave_rate_oe_hi']):.2f}",
