@@ -35,10 +35,10 @@ ABOVE, BELOW, WITHIN = "more leavers than forecast", "fewer leavers than forecas
 CHECK_COLOURS = {ABOVE: WORSE, BELOW: PROTECTIVE, WITHIN: NEUTRAL}
 TURNOVER_EMPTY = (
     "No actual turnover has been uploaded, so the departure forecast has not been checked against real "
-    "leavers yet. Upload one row per unit and period (site, department, role, period, headcount at start, "
-    "leavers) on the Upload page, or from the command line with "
-    "`python -m pipelines ingest-turnover separations.csv`; the next build compares it with the forecast "
-    "(docs/turnover.md)."
+    "leavers yet. Prepare one row per unit and period (site, department, role, period, headcount at start, "
+    "leavers; docs/turnover.md) and load it from the command line with "
+    "`python -m pipelines ingest-turnover separations.csv`; the next build compares it with the forecast. "
+    "(The Upload page does not take turnover files yet.)"
 )
 
 

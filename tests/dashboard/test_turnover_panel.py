@@ -30,7 +30,7 @@ def test_without_turnover_the_panel_says_how_to_upload_it(dbs, monkeypatch):
     at = open_page(RISK)
     body = texts(at)
     assert "Was the forecast right?" in body
-    assert "python -m pipelines ingest-turnover" in body and "Upload page" in body
+    assert "python -m pipelines ingest-turnover" in body and "docs/turnover.md" in body
 
 
 def test_with_turnover_the_panel_compares_actual_and_forecast_leavers(dbs, monkeypatch):

@@ -75,7 +75,7 @@ def test_the_pdf_shows_the_drift_check_and_the_conversion_intervals(dbs):
     assert "No drift" in text or "drifted" in text
     assert "with the conversion rates held fixed it would be" in text
     # no turnover uploaded: the chapter says how to upload it
-    assert "python -m pipelines ingest-turnover" in text and "Upload page" in text
+    assert "python -m pipelines ingest-turnover" in text and "docs/turnover.md" in text
 
 
 def test_a_site_report_leaves_organisation_wide_model_quality_out(dbs):
