@@ -313,7 +313,7 @@ def forecast_section(data: ReportData) -> Markup:
     is shown only in an organisation-wide report (as on the dashboard)."""
     k = data.k
     ctx: dict[str, Any] = {"intervals": "", "quality": "", "drift": "", "drifted": False, "quality_note": "",
-                           "turnover": None, "turnover_empty": charts.TURNOVER_EMPTY, "conversion": None}  # fmt: skip
+                           "turnover": None, "turnover_empty": charts.TURNOVER_EMPTY.replace("`", ""), "conversion": None}  # fmt: skip
     ctx["intervals"] = forecast.intervals_sentence(summary.scope_row(data, UNIT_RISK))
     if data.scope.level == "organisation":
         ctx["quality"] = forecast.quality_sentence(data.diagnostics)
