@@ -148,7 +148,7 @@ def option_cards(results: pd.DataFrame, levers: Sequence[Mapping] | None = None)
             if not math.isnan(needed):
                 lines.append(
                     f"Pays for itself if it keeps ≥ {max(math.ceil(needed - 1e-9), 0):,} clinicians over the horizon "
-                    f"(each kept saves about {money(per_kept)}); expected to keep {expected}."
+                    f"(each kept saves about {money(per_kept)}). Departures avoided: {expected}."
                 )
             be = r.get("break_even_cost_per_person")
             if not _missing(be) and r.get("lever") != "combined":

@@ -106,6 +106,7 @@ def test_an_option_card_gives_net_interval_and_both_break_evens():
     assert card.verdict == "loses"
     # each kept clinician saves 2.5M / 5 = $500k; 8M / 500k = 16 clinicians to break even
     assert card.break_even[0].startswith("Pays for itself if it keeps ≥ 16 clinicians")
+    assert "Departures avoided: 5.0 (2.0 to 8.0)" in card.break_even[0]
     assert "$6.2k per eligible person a year" in card.break_even[1] and "entered: $20k" in card.break_even[1]
 
 
