@@ -58,7 +58,7 @@ LABELS = {
     "load_history": "Load the waves into one warehouse (per-wave ingests + roster)",
     "released_metrics": "Released metrics (build.produce_metrics)",
     "build_cli": "Build as wired (python -m pipelines build)",
-    "full_build": "Full build (metrics, risk model, drivers, intentions, turnover check)",
+    "full_build": "Full build (metrics, risk model, drivers, intentions)",
     "rebuild_cached": "Rebuild with nothing changed (model results from pipelines/models/cache.py)",
     "baseline_pandas": "Baseline: the same job in plain pandas",
     "page_data": "Page data (dashboard data layer)",
