@@ -61,6 +61,20 @@ def _producer_name(producer) -> str:
     return f"{producer.__module__}.{producer.__name__}"
 
 
+def forget_model_results(db: str) -> int:
+    """Delete the stored per-wave model results (pipelines/models/cache.py), so the next build
+    computes every model: a full build even on a warehouse built before (`run.py --only full_build`)."""
+    from pipelines.store import warehouse
+
+    with warehouse.connect(db) as con:
+        exists = con.execute("select count(*) from duckdb_tables() where table_name = 'model_cache'").fetchall()[0][0]
+        if not exists:
+            return 0
+        n = con.execute("select count(*) from model_cache").fetchall()[0][0]
+        con.execute("delete from model_cache")
+        return int(n)
+
+
 def build_step(db: str, with_models: bool) -> dict:
     from pipelines.release import build
 
@@ -209,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build")
     p.add_argument("db")
     p.add_argument("--with-models", action="store_true")
+    p.add_argument("--cold", action="store_true", help="forget the stored model results first (a full build)")
     p = sub.add_parser("page-data")
     p.add_argument("db")
     p.add_argument("page")
@@ -225,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.step == "metrics":
         emit(metrics(args.db))
     elif args.step == "build":
+        if args.cold:
+            forget_model_results(args.db)
         emit(build_step(args.db, args.with_models))
     elif args.step == "page-data":
         emit(page_data(args.db, args.page, args.repeats))

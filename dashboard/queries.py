@@ -35,6 +35,8 @@ RISK = tables.UNIT_RISK
 DRIVERS = tables.DRIVER_IMPORTANCE
 LEAVE_PATHS = tables.LEAVE_PATHS
 LEAVE_REASONS = tables.LEAVE_REASONS
+TURNOVER_CHECK = tables.TURNOVER_CHECK
+TURNOVER_CONVERSION = tables.TURNOVER_CONVERSION
 CACHE_TTL = 600
 
 
@@ -168,6 +170,39 @@ def model_quality(wave: str | None) -> dict[str, Any] | None:
     curve = row.get("calibration_curve")
     row["curve"] = pd.DataFrame(json.loads(curve) if isinstance(curve, str) and curve else [])
     return row
+
+
+# ------------------------------------------------------------------------------------------
+# Attrition risk: the forecast checked against actual turnover (released tables only)
+# ------------------------------------------------------------------------------------------
+def turnover_ready() -> bool:
+    """Has the build released the turnover check (a turnover file was uploaded and matched)?"""
+    return ready(TURNOVER_CHECK)
+
+
+def turnover_periods(f: Filters) -> list[str]:
+    """Turnover periods released for the selected group, newest first."""
+    rows = data.query_released(TURNOVER_CHECK, **f.selection())
+    return sorted({str(p) for p in rows["wave"].dropna()}, reverse=True) if not rows.empty else []
+
+
+def turnover_selection(f: Filters, period: str | None = None) -> pd.DataFrame:
+    """rel_turnover_check rows of the selected group: every period (oldest first), or one."""
+    return data.query_released(TURNOVER_CHECK, wave=period, order_by=["wave"], **f.selection())
+
+
+def turnover_units(f: Filters, by: str, period: str) -> pd.DataFrame:
+    """rel_turnover_check rows of the units one level below the selection, for one period."""
+    return data.query_released(TURNOVER_CHECK, wave=period, **f.breakdown(by))
+
+
+def turnover_conversion() -> pd.Series | None:
+    """The conversion rates learnt from the organisation's turnover (one organisation row: prior,
+    posterior, how far the data moved them), or None when not released or not in this scope."""
+    frame = data.query_released(TURNOVER_CONVERSION)
+    if frame.empty or bool(frame["suppressed"].fillna(True).astype(bool).iloc[0]):
+        return None
+    return frame.iloc[0]
 
 
 # ------------------------------------------------------------------------------------------

@@ -84,6 +84,69 @@ with st.expander("The assumptions behind these numbers, and their sources"):
     )
     st.dataframe(queries.departure_assumptions(), hide_index=True)
 
+st.subheader("Was the forecast right? Predicted against actual departures")
+if not queries.turnover_ready():
+    components.empty(charts.TURNOVER_EMPTY)
+else:
+    periods = queries.turnover_periods(f)
+    if not periods:
+        components.empty(
+            f"No released turnover check for {who}: the group is hidden to protect confidentiality, or the "
+            "uploaded turnover does not cover it. Widen the filters."
+        )
+    else:
+        period = st.segmented_control("Turnover period", periods, default=periods[0], key="risk_turnover_period")
+        period = period or periods[0]
+        history = queries.turnover_selection(f)
+        check_tiles, check_line = charts.turnover_headline(history, period)
+        if check_tiles:
+            components.tile_row(check_tiles)
+            st.caption(check_line)
+        else:
+            components.empty(
+                f"The leavers of {who} in {period} are hidden to protect confidentiality "
+                f"(fewer than {k} people, or so few that the rate would show who left)."
+            )
+        options = f.breakdown_options()
+        if options:
+            by_t = (
+                st.segmented_control(
+                    "Compare units by",
+                    options,
+                    default="department" if "department" in options and f.site else options[0],
+                    format_func=str.capitalize,
+                    key="risk_turnover_by",
+                )
+                or options[0]
+            )
+            check_units = queries.turnover_units(f, by_t, period)
+            if reason := charts.empty_reason(check_units, k, f"the units of {who} in {period}"):
+                components.empty(reason)
+            else:
+                components.chart(
+                    charts.turnover_check_figure(check_units, k),
+                    charts.turnover_check_table(check_units, k),
+                    key="risk_turnover_units",
+                    static=True,
+                    caption="Dots: actual ÷ forecast leavers (1 = as forecast), bars: 95% interval. Vermillion: more "
+                    "people left than the forecast's 95% range allows (conversion-rate uncertainty and chance "
+                    "included); blue: fewer; light blue: within. A unit's leavers are shown only where its "
+                    "survey figures would be.",
+                )
+        with st.expander("Every period for this selection"):
+            st.dataframe(charts.turnover_periods_table(history, k), hide_index=True)
+    conversion = queries.turnover_conversion()
+    if conversion is not None:
+        st.markdown("**What your own turnover says about converting intent into departures**")
+        components.chart(
+            charts.conversion_figure(conversion),
+            charts.conversion_table(conversion),
+            key="risk_conversion",
+            static=True,
+            caption=charts.conversion_sentence(conversion)
+            + " The forecast above uses the rates in Settings; an administrator can adopt the learnt ones there.",
+        )
+
 quality = queries.model_quality(f.wave)
 if quality is not None and quality.get("drift_warning"):
     st.warning(f"**The model has drifted.** {quality['drift_warning']}")

@@ -88,9 +88,25 @@ else:
         components.empty(str(exc))
         st.stop()
     st.subheader(f"Results for {components.escape_markdown(run_filters.describe())}, wave {run_filters.wave}")
-    tiles = charts.scenario_tiles(results)
-    components.tile_row(tiles[:3])
-    components.tile_row(tiles[3:])
+    cards = charts.option_cards(results, spec["levers"])
+    icons = {"pays": ":material/check_circle:", "loses": ":material/cancel:", "unclear": ":material/help:"}
+    for start in range(0, len(cards), 3):
+        row = cards[start : start + 3]
+        for column, card in zip(st.columns(3), row, strict=False):
+            with column.container(border=True):
+                st.markdown(f"**{components.escape_markdown(card.label)}**")
+                if card.verdict == "hidden":
+                    st.caption(components.escape_markdown(card.headline) or "Hidden to protect confidentiality.")
+                    continue
+                st.metric("Net value over the horizon", card.net, help=card.net_interval)
+                st.caption(components.escape_markdown(card.net_interval))
+                st.markdown(f"{icons.get(card.verdict, '')} {components.escape_markdown(card.headline)}")
+                for line in card.break_even:
+                    st.markdown(components.escape_markdown(line))
+    with st.expander("Scenario totals: eligible people, intent to leave, departures and costs"):
+        tiles = charts.scenario_tiles(results)
+        components.tile_row(tiles[:3])
+        components.tile_row(tiles[3:])
     components.chart(
         charts.scenario_figure(results),
         charts.scenario_table(results),

@@ -15,6 +15,13 @@ if history.empty:
     st.page_link("dashboard/pages/upload.py", label="Upload a survey wave", icon=":material/upload_file:")
     st.stop()
 
+# Waves whose newest figures are held back (pipelines/release/history.py): say why, on this page.
+from pipelines.release import history as release_history  # noqa: E402
+
+for hold in data.with_connection(release_history.read_holds).itertuples():
+    st.warning(f"Wave {hold.wave}: the pages still show the previous figures. {hold.reason[0].upper()}{hold.reason[1:]}.",
+               icon=":material/lock:")  # fmt: skip
+
 shown = history[["upload_id", "kind", "wave", "file_name", "detected_format", "uploaded_by", "uploaded_at",
                  "rows_loaded", "rows_rejected"]]  # fmt: skip
 st.dataframe(shown, hide_index=True, column_config={

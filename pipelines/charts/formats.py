@@ -141,16 +141,24 @@ def interval(lo: object, hi: object, fmt=lambda v: f"{v:.1f}") -> str:
 
 
 def money(x: object) -> str:
-    """'$12.9B', '$1.2M', '$85k', '-$3.0M'; '–' when missing. One format for every page and export."""
+    """'$12.9B', '$1.2M', '$85k', '$4.2k', '$999', '-$3.0M'; '–' when missing. One format for every page
+    and export.
+
+    Every figure keeps at least two significant digits, and the unit is chosen from the value as it
+    will be printed, so a rounding never claims a larger unit than the value reaches ($999.4 reads
+    "$999", not "$1k"; $999,600 reads "$1.0M", which is what it rounds to)."""
     if is_missing(x):
         return "–"
     x = float(x)
-    sign = "-" if x < 0 else ""
+    sign = "-" if round(x) < 0 else ""
     x = abs(x)
-    for size, suffix, digits in ((1e9, "B", 1), (1e6, "M", 1), (1e3, "k", 0)):
-        if round(x / size, digits) >= 1:
-            return f"{sign}${x / size:.{digits}f}{suffix}"
-    return f"{sign}${x:.0f}"
+    # (from, divisor, suffix, digits), smallest first: a tier is used when the value, rounded as it
+    # would be printed there, stays below where the next tier starts
+    tiers = ((0.0, 1.0, "", 0), (1e3, 1e3, "k", 1), (1e4, 1e3, "k", 0), (1e6, 1e6, "M", 1), (1e9, 1e9, "B", 1))
+    for (_start, size, suffix, digits), nxt in zip(tiers, (*tiers[1:], None), strict=True):
+        if nxt is None or round(x / size, digits) * size < nxt[0]:
+            return f"{sign}${x:,.0f}" if not suffix else f"{sign}${x / size:.{digits}f}{suffix}"
+    raise AssertionError("unreachable")
 
 
 def format_value(value: object, stat: str, display: object = None) -> str:

@@ -206,18 +206,18 @@ def departures_by_unit_figure(units: pd.DataFrame, k: int, top: int = 10) -> go.
                 ),
                 "color": "#555555",
             },
-            text=[money(v) for v in shown.get("cost_exposure", pd.Series([None] * len(shown)))],
-            textposition="inside",
-            insidetextanchor="start",
             customdata=hover,
             hovertemplate="%{customdata}<extra></extra>",
         )
     )
+    ends = _label_positions(shown["expected_departures"], shown["expected_departures_hi"])
+    costs = shown["cost_exposure"] if "cost_exposure" in shown else pd.Series([None] * len(shown), index=shown.index)
+    _add_labels(fig, x=ends, y=shown["unit"], text=[money(v) for v in costs], position="middle right")
     fig.update_layout(
         title=title,
         xaxis={
-            "title": "Expected departures in two years (bar labels: replacement-cost exposure)",
-            "rangemode": "tozero",
+            "title": "Expected departures in two years (labels: replacement-cost exposure)",
+            "range": [0, 1.28 * max(ends) if len(ends) and max(ends) > 0 else 1],
         },
         yaxis={"categoryorder": "array", "categoryarray": list(shown["unit"]), "autorange": "reversed"},
         height=max(260, 110 + 30 * len(shown)),
@@ -225,6 +225,32 @@ def departures_by_unit_figure(units: pd.DataFrame, k: int, top: int = 10) -> go.
         showlegend=False,
     )
     return fig
+
+
+LABEL_COLOUR = "#1F2933"  # the app theme's text colour (.streamlit/config.toml): labels read solid, not faded
+
+
+def _label_positions(values: pd.Series, upper: pd.Series) -> list[float]:
+    """Where a bar's label goes: past the end of its 95% interval (or the bar, without one), so the
+    label never sits on the bar, the whisker or a neighbour's label."""
+    v = values.astype("float64")
+    return [float(x) for x in np.fmax(v, upper.astype("float64")).fillna(v).fillna(0.0)]
+
+
+def _add_labels(fig: go.Figure, *, x, y, text: list[str], position: str) -> None:
+    """Bar labels as a text trace beside the bars (solid text in the theme's colour, no hover)."""
+    fig.add_trace(
+        go.Scatter(
+            x=list(x),
+            y=list(y),
+            mode="text",
+            text=[f" {t}" if position.endswith("right") else t for t in text],
+            textposition=position,
+            textfont={"color": LABEL_COLOUR, "size": 12},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
 
 
 def risk_table(units: pd.DataFrame, k: int, observed: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -293,15 +319,14 @@ def departures_by_role_figure(roles: pd.DataFrame, k: int) -> go.Figure:
                     ),
                     "color": "#333333",
                 },
-                text=[money(v) for v in shown["cost_exposure"]],
-                texttemplate="%{text}",
-                textposition="inside",
-                insidetextanchor="start",
-                textfont={"color": "white"},
                 customdata=hover,
                 hovertemplate="%{customdata}<extra></extra>",
                 name="Expected departures",
             )
+        )
+        ends = _label_positions(shown["expected_departures"], shown["expected_departures_hi"])
+        _add_labels(
+            fig, x=shown["label"], y=ends, text=[money(v) for v in shown["cost_exposure"]], position="top center"
         )
     for _, r in frame[hidden].iterrows():
         fig.add_annotation(x=r["label"], y=0, text=f"fewer than {k}", showarrow=False, yshift=10)
@@ -315,7 +340,10 @@ def departures_by_role_figure(roles: pd.DataFrame, k: int) -> go.Figure:
         )
     fig.update_layout(
         title=title,
-        yaxis={"title": "Expected departures in two years", "rangemode": "tozero"},
+        yaxis={
+            "title": "Expected departures in two years",
+            "range": [0, 1.15 * max(ends) if not shown.empty and max(ends) > 0 else 1],
+        },
         xaxis={"title": None, "categoryorder": "array", "categoryarray": [*shown["label"], *frame[hidden]["label"]]},
         height=380,
         margin={"l": 10, "r": 10, "t": 60, "b": 10},

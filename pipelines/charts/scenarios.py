@@ -7,7 +7,9 @@ no value, so nothing here can reveal one: they are drawn as labelled grey rows, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,8 @@ from pipelines.charts.formats import plot_text as _text
 from pipelines.charts.formats import suppressed as _suppressed
 
 __all__ = [
+    "OptionCard",
+    "option_cards",
     "scenario_compare_figure",
     "scenario_compare_table",
     "scenario_figure",
@@ -91,6 +95,90 @@ def scenario_tiles(results: pd.DataFrame) -> list[Tile]:
             help=f"Net ÷ programme cost; {_interval(r['roi_lo'], r['roi_hi'], lambda v: f'{100 * v:.0f}%')}.",
         ),
     ]
+
+
+@dataclass(frozen=True)
+class OptionCard:
+    """One retention option at a glance: its net value with the 95% interval, whether it pays for
+    itself, and what it would take to break even."""
+
+    lever: str
+    label: str
+    net: str
+    net_interval: str
+    verdict: str  # "pays" | "loses" | "unclear" | "hidden"
+    headline: str
+    break_even: list[str]
+
+
+def _verdict(r: pd.Series) -> tuple[str, str]:
+    lo, hi = r.get("net_lo"), r.get("net_hi")
+    if not _missing(lo) and float(lo) > 0:
+        return "pays", "Pays for itself, even at the low end of the range."
+    if not _missing(hi) and float(hi) < 0:
+        return "loses", "Costs more than it saves at this programme cost."
+    return "unclear", "May or may not pay for itself: the range runs from a loss to a saving."
+
+
+def option_cards(results: pd.DataFrame, levers: Sequence[Mapping] | None = None) -> list[OptionCard]:
+    """A card per option (and the combined scenario last): net value over the horizon with its 95%
+    interval, and the break-even in two readings: how many clinicians it must keep (programme cost ÷
+    the replacement cost each kept clinician saves, from the released cost avoided ÷ departures
+    avoided), and the programme cost per eligible person a year at which net = 0 (released, with its
+    interval) beside the cost entered. `levers`: the run's [{"key", "params"}], for the cost entered."""
+    entered = {str(item["key"]): dict(item.get("params", {})) for item in (levers or [])}
+    cards = []
+    for _, r in results.iterrows():
+        label = str(r.get("label") or r["lever"])
+        if bool(r.get("suppressed", False)) or _missing(r.get("net")):
+            cards.append(OptionCard(str(r["lever"]), label, "hidden", "", "hidden", str(r.get("notes") or ""), []))
+            continue
+        verdict, headline = _verdict(r)
+        lines: list[str] = []
+        kept, saved, cost = r.get("departures_avoided"), r.get("cost_avoided"), r.get("programme_cost")
+        if _missing(kept) or float(kept) <= 0 or _missing(saved) or float(saved) <= 0:
+            lines.append(
+                "No programme cost breaks even: the estimate shows no departures avoided "
+                f"({_est(r, 'departures_avoided', lambda v: f'{float(v):.1f}')})."
+            )
+        else:
+            per_kept = float(saved) / float(kept)
+            needed = float(cost) / per_kept if not _missing(cost) else float("nan")
+            expected = _est(r, "departures_avoided", lambda v: f"{float(v):.1f}")
+            if not math.isnan(needed):
+                lines.append(
+                    f"Pays for itself if it keeps ≥ {max(math.ceil(needed - 1e-9), 0):,} clinicians over the horizon "
+                    f"(each kept saves about {money(per_kept)}). Departures avoided: {expected}."
+                )
+            be = r.get("break_even_cost_per_person")
+            if not _missing(be) and r.get("lever") != "combined":
+                now = entered.get(str(r["lever"]), {}).get("cost_per_person")
+                be_range = (
+                    ""
+                    if _missing(r.get("break_even_cost_per_person_lo"))
+                    else f" (95% interval {money(max(float(r['break_even_cost_per_person_lo']), 0))} to "
+                    f"{money(max(float(r['break_even_cost_per_person_hi']), 0))})"
+                )
+                if float(be) <= 0:
+                    lines.append("Its fixed cost alone is more than it saves.")
+                else:
+                    lines.append(
+                        f"Breaks even at a programme cost of {money(be)} per eligible person a year{be_range}"
+                        + ("" if now is None else f"; entered: {money(now)}")
+                        + "."
+                    )
+        cards.append(
+            OptionCard(
+                str(r["lever"]),
+                "All options together" if r.get("lever") == "combined" else label,
+                money(r["net"]),
+                f"95% interval {money(r['net_lo'])} to {money(r['net_hi'])}",
+                verdict,
+                headline,
+                lines,
+            )
+        )
+    return cards
 
 
 def scenario_figure(results: pd.DataFrame) -> go.Figure:

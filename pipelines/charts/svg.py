@@ -75,8 +75,8 @@ def _supported(fig: go.Figure) -> bool:
             return False
         if trace.type == "bar" and (trace.base is not None or layout.barmode not in (None, "group")):
             return False
-        if trace.type == "bar" and len(fig.data) > 1:
-            return False  # grouped bars: left to Plotly
+        if trace.type == "bar" and sum(t.type == "bar" for t in fig.data) > 1:
+            return False  # grouped bars: left to Plotly (a bar trace with text or marker traces is drawn)
         if trace.type == "scatter" and (trace.fill not in (None, "none") or trace.stackgroup):
             return False
         line = getattr(getattr(trace, "marker", None), "line", None)
@@ -603,6 +603,10 @@ class _Renderer:
                 self.parts.append(f"<g>{shape}{_tooltip(self._point_hover(trace, pt))}</g>")
         if "text" in mode:
             position = trace.textposition or "middle center"
+            # text in a colour of its own is a label meant to be read: drawn solid, not faded
+            colour = _colour(trace.textfont.color, "") if trace.textfont else ""
+            style = f' fill="{colour}"' if colour else ' opacity="0.75"'
+            dy = -8 if str(position).startswith("top") else 16 if str(position).startswith("bottom") else 4
             for pt in points:
                 px, py = x.pos(pt["x"]), y.pos(pt["y"])
                 text = " ".join(_plain(pt["text"]))
@@ -619,7 +623,7 @@ class _Renderer:
                     )
                 )
                 self.parts.append(
-                    f'<text x="{px + dx:.1f}" y="{py + 4:.1f}" text-anchor="{anchor}" opacity="0.75">{_esc(text)}</text>'
+                    f'<text x="{px + dx:.1f}" y="{py + dy:.1f}" text-anchor="{anchor}"{style}>{_esc(text)}</text>'
                 )
 
     def _bar(self, trace: Any, x: _Axis, y: _Axis) -> None:

@@ -65,6 +65,23 @@ PROGRAMME_SOURCE = (
     "about $1.125M a year). Replace with your own quote."
 )
 
+# Checked against REFERENCE.md and METHODS.md (2026-12-02, issue 12), default by default:
+# - P(leave | ITL) 0.25, P(leave | no ITL) 0.08: solve 0.28 a + 0.72 b = 0.13 with a = 3 b (Hamidi 2018)
+#   -> b = 0.083, a = 0.25. Agrees.
+# - Replacement cost: physician $750k = midpoint of $500k-$1M (Shanafelt, Goh & Sinsky 2017); nurse
+#   $61,110 (NSI 2025). Agree. APP, resident, other clinical: no figure in REFERENCE.md (ASSUMPTION).
+# - Horizon 2 years = the ITL item's horizon and Hamidi's follow-up. Agrees; departures avoided convert
+#   with (a - b) over that horizon (METHODS.md, "Expected departures").
+# - EHR support: 0.90 after-hours hours a week removed (ambient AI scribe, REFERENCE.md). Agrees. Its
+#   cost and schedule flexibility's: Shanafelt 2017's worked example, $1M a year / 450 physicians =
+#   $2,222 per clinician per year (PROGRAMME_SCALE). Agrees (the only programme cost published there).
+# - Call cover, backfilled FTE, sabbatical cover, internal move, adjacent-role time, every assumed
+#   retention rate and the inbox reduction: REFERENCE.md has no figure, so they are labelled ASSUMPTION
+#   and left as they were; none disagrees with a source. The Retention-options page shows, per option,
+#   the programme cost and the number of clinicians kept at which it breaks even, so a leader can set
+#   a local quote against it instead of trusting these placeholders.
+# - EHR eligibility: REFERENCE.md's threshold is after-hours EHR above 68 min per clinical FTE a week;
+#   the setting is absolute hours on a 0.5 h grid (1.0 h), the nearest grid point. Not per FTE: noted.
 SETTINGS_DEFINED: tuple[Setting, ...] = (
     Setting(
         P_LEAVE_ITL,
@@ -116,9 +133,9 @@ SETTINGS_DEFINED: tuple[Setting, ...] = (
         "lever_call_cost_per_person",
         20_000.0,
         "Yearly cost of covering the night call of one eligible clinician (nocturnist/locum cover).",
-        ASSUMPTION + " No published cost of call cover is in REFERENCE.md; at 8 nights a month $20,000 is "
-        "about $200 a night, well below locum rates, so treat it as a floor. The results show the cost per "
-        "person at which the option breaks even.",
+        ASSUMPTION + " No published cost of call cover is in REFERENCE.md (at 8 nights a month, $20,000 a "
+        "year is about $210 a night); use your own nocturnist or locum rate. Each option's result shows the "
+        "cost per person at which it breaks even.",
         minimum=0.0,
         maximum=1_000_000.0,
     ),

@@ -348,22 +348,31 @@ def _dominance(df: pd.DataFrame, resamples: int, max_rows: int, seed: int, cv_fo
 
 
 def _performance(df: pd.DataFrame, call_threshold: float) -> dict[str, tuple[float, float]]:
-    """Per driver group: (unfavourable answers, answered) summed over the group's items."""
+    """Per driver group: (people unfavourable, people who answered), counted in PEOPLE.
+
+    A person is unfavourable on a group when at least half of the group's items they answered are
+    unfavourable; the denominator is everyone who answered at least one of them. For a one-item group
+    this is the item's unfavourable rate. People, not answers (issue 11, attack 3): a share of
+    answers pooled over several items could be undone by subtracting a visible item's rate, and k
+    and the bands would count answers rather than the people behind them."""
     out: dict[str, tuple[float, float]] = {}
     for g in DRIVER_GROUPS:
-        num = den = 0.0
+        bad_items = np.zeros(len(df))
+        answered_items = np.zeros(len(df))
         for item in g.items:
             v = df[item].to_numpy(dtype="float64")
             answered = ~np.isnan(v)
             op, t = contract.ITEMS_BY_NAME[item].unfavourable
             bad = (v >= t) if op == ">=" else (v <= t)
-            num += float((bad & answered).sum())
-            den += float(answered.sum())
+            bad_items += bad & answered
+            answered_items += answered
         if g.key == "call":
             v = df["call_nights_per_month"].to_numpy(dtype="float64")
-            answered = ~np.isnan(v)
-            num, den = float(((v >= call_threshold) & answered).sum()), float(answered.sum())
-        out[g.key] = (num, den)
+            answered_items = (~np.isnan(v)).astype(float)
+            bad_items = ((v >= call_threshold) & ~np.isnan(v)).astype(float)
+        people = answered_items > 0
+        unfavourable = people & (2 * bad_items >= answered_items)
+        out[g.key] = (float(unfavourable.sum()), float(people.sum()))
     return out
 
 
@@ -377,7 +386,7 @@ DRIVER_FIELDS: tuple[str, ...] = (
     "unfavourable",
     "unfavourable_answered",
 )
-# Release the wide table with rates=UNFAVOURABLE_RATES: each unfavourable % is an answer rate (its
+# Release the wide table with rates=UNFAVOURABLE_RATES: each unfavourable % is a rate of people (its
 # denominator is <group>_unfavourable_answered), so it gets per-cell suppression and banding.
 UNFAVOURABLE_RATES: tuple[str, ...] = tuple(f"{g}_unfavourable" for g in GROUP_KEYS)
 
@@ -506,8 +515,8 @@ def compute_drivers(
     """Driver importance and the quadrant view per unit (one wide row per unit; see `to_long`).
 
     Per group g: g_importance (+ _lo/_hi), g_share of the model R^2, g_sign (+1: worse conditions,
-    more intent to leave), g_rank, g_unfavourable (the unit's unfavourable share of the group's item
-    answers; for call, the share at or above the call threshold; none for clinical FTE) and
+    more intent to leave), g_rank, g_unfavourable (the unit's share of people unfavourable on at least
+    half of the group's items they answered; for call, the share at or above the call threshold; none for clinical FTE) and
     g_unfavourable_answered (its denominator). The `act_here` flag of the quadrant view is derived
     by `to_long` from the released table, so it never reveals a hidden cell.
     """

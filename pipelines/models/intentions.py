@@ -236,11 +236,18 @@ def _distribution(
     return out[ordered]
 
 
+# Leave paths and reasons are not released by department × role: under the intentions floor of 10
+# most such cells are hidden, and the few that show let the hidden ones be pinned by subtraction
+# (issue 11: zeros carried from one breakdown to another). A department's plans are shown by role
+# only at the site level; within a department, as a whole.
+INTENTIONS_LEVELS: tuple[str, ...] = tuple(level for level in LEVELS if level != "department_role")
+
+
 def leave_paths(
     con: duckdb.DuckDBPyConnection,
     *,
     wave: str | None = None,
-    levels: Sequence[str] = tuple(LEVELS),
+    levels: Sequence[str] = INTENTIONS_LEVELS,
     site: str | None = None,
     department: str | None = None,
     role: str | None = None,
@@ -255,7 +262,7 @@ def leave_reasons(
     con: duckdb.DuckDBPyConnection,
     *,
     wave: str | None = None,
-    levels: Sequence[str] = tuple(LEVELS),
+    levels: Sequence[str] = INTENTIONS_LEVELS,
     site: str | None = None,
     department: str | None = None,
     role: str | None = None,

@@ -431,13 +431,20 @@ def risk_units_for(con: duckdb.DuckDBPyConnection, values: dict[str, Any], waves
     """The unsuppressed risk units of `waves`, from the model cache when the build already has them
     (same fingerprint as pipelines.models.build), else computed."""
     frames = []
+    every = risk.waves(con)
     for w in waves:
 
         def compute(w: str = w) -> dict[str, pd.DataFrame]:
             result = risk.compute_risk(con, wave=w, values=values, resamples=risk.RESAMPLES, refits=risk.REFITS)
             return {"units": result.units, "diagnostics": result.diagnostics}
 
-        got, _ = model_cache.cached(con, w, "risk", values, compute, None, resamples=risk.RESAMPLES, refits=risk.REFITS)
+        # the same fingerprint as pipelines.models.build, which includes the previous wave's state
+        # (its risk diagnostics score last wave's model): without it every build recomputed the risk
+        i = every.index(w) if w in every else 0
+        previous = model_cache.wave_state(con, every[i - 1] if i else None)
+        got, _ = model_cache.cached(
+            con, w, "risk", values, compute, None, resamples=risk.RESAMPLES, refits=risk.REFITS, previous=previous
+        )
         frames.append(got["units"])
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(risk.RISK_COLUMNS))

@@ -155,7 +155,7 @@ def metric_aliases() -> dict[str, str]:
 
 
 def pooled_items(call_threshold: float | None = 4.0) -> dict[str, tuple[str, ...]]:
-    """rel_driver_importance `<group>_unfavourable` -> the rel_metrics metrics it pools."""
+    """rel_driver_importance `<group>_unfavourable` -> the rel_metrics metrics of its items."""
     from pipelines.metrics import catalogue as released
     from pipelines.models import drivers
 
@@ -230,37 +230,51 @@ def read_release(tables: Mapping[str, pd.DataFrame], wave: str, *, call_threshol
                 rel.shares.append(
                     Share("rel_metrics", wave, key, (fam,), "band", band[1], band[0], r["metric"], r.get("display"))
                 )
-    # Pooled driver shares: Σ_items s − r·Σ_items a = 0 over the rel_metrics families.
+    # Driver shares (rel_driver_importance `<group>_unfavourable`): a share of PEOPLE. A one-item
+    # group's share is that item's rel_metrics rate (the same people, the same answers); a group of
+    # several items is its own variable (unfavourable on at least half of them) over its own
+    # population (`<group>_unfavourable_answered`), protected like any other rate.
     pooled = pooled_items(call_threshold)
     for r in frames.get("rel_driver_importance", []):
-        if not _visible(r):
-            continue
+        key = _key(r)
         for col, items in pooled.items():
             if col not in r:
                 continue
-            fams = tuple(dict.fromkeys(f"m:{aliases.get(i, i)}" for i in items))
-            for f in fams:
-                rel.family_pop.setdefault(f, "ans:" + f[2:])
-            if r.get(col) is not None:
-                rel.shares.append(
-                    Share("rel_driver_importance", wave, _key(r), fams, "exact", float(r[col]), column=col)
-                )
+            if len(items) == 1:
+                fam = f"m:{aliases.get(items[0], items[0])}"
+                rel.family_pop.setdefault(fam, "ans:" + fam[2:])
+                own = False
             else:
-                band = parse_band(r.get(f"{col}_display"))
-                if band is not None:
-                    rel.shares.append(
-                        Share(
-                            "rel_driver_importance",
-                            wave,
-                            _key(r),
-                            fams,
-                            "band",
-                            band[1],
-                            band[0],
-                            col,
-                            r.get(f"{col}_display"),
-                        )
+                fam = f"d:{col}"
+                rel.family_pop[fam] = f"ans:{fam}"
+                own = True
+            if not _visible(r):
+                if own:
+                    rel.shares.append(Share("rel_driver_importance", wave, key, (fam,), "hidden", column=col))
+                continue
+            answered = r.get(f"{col}_answered")
+            if own and answered is not None:
+                rel.counts.append(
+                    Count("rel_driver_importance", wave, key, rel.family_pop[fam], int(answered), f"{col}_answered")
+                )
+            if r.get(col) is not None:
+                rel.shares.append(Share("rel_driver_importance", wave, key, (fam,), "exact", float(r[col]), column=col))
+            elif (band := parse_band(r.get(f"{col}_display"))) is not None:
+                rel.shares.append(
+                    Share(
+                        "rel_driver_importance",
+                        wave,
+                        key,
+                        (fam,),
+                        "band",
+                        band[1],
+                        band[0],
+                        col,
+                        r.get(f"{col}_display"),
                     )
+                )
+            elif own:
+                rel.shares.append(Share("rel_driver_importance", wave, key, (fam,), "hidden", column=col))
     # Leave paths (exclusive) and reasons: wide, n = the question's population, <x>_count.
     for name, prefix, exclusive in (("rel_leave_paths", "path_", True), ("rel_leave_reasons", "reason_", False)):
         rows = frames.get(name)
@@ -376,26 +390,35 @@ class System:
             value = float(res.mip_dual_bound)
         return value, res.x
 
+    def _split(self) -> tuple:
+        """The rows as equalities and one-sided inequalities for linprog (cached with compile)."""
+        if getattr(self, "_split_cache", None) is None or self._split_cache[0] is not self._compiled:
+            A, lo, hi = self.compile()
+            eq = lo == hi
+            up = np.isfinite(hi) & ~eq
+            dn = np.isfinite(lo) & ~eq
+            A_ub = sparse.vstack([A[up], -A[dn]]).tocsr() if (up.any() or dn.any()) else None
+            b_ub = np.concatenate([hi[up], -lo[dn]]) if A_ub is not None else None
+            ub_rows = np.concatenate([np.flatnonzero(up), np.flatnonzero(dn)])
+            bounds = np.column_stack([np.array(self.lb, dtype=float), np.array(self.ub, dtype=float)])
+            self._split_cache = (self._compiled, A[eq].tocsr(), lo[eq], np.flatnonzero(eq), A_ub, b_ub, ub_rows, bounds)
+        return self._split_cache[1:]
+
     def explain(self, target: Mapping[int, float], maximise: bool) -> list[tuple[float, object]] | None:
         """The LP relaxation's dual: which released figures, with which signs, bound the target."""
-        A, lo, hi = self.compile()
+        A_eq, b_eq, eq_rows, A_ub, b_ub, ub_rows, bounds = self._split()
         c = np.zeros(len(self.lb))
         for j, v in target.items():
             c[j] = -v if maximise else v
-        eq = lo == hi
-        A_eq, b_eq = A[eq], lo[eq]
-        up = np.isfinite(hi) & ~eq
-        dn = np.isfinite(lo) & ~eq
-        A_ub = sparse.vstack([A[up], -A[dn]]) if (up.any() or dn.any()) else None
-        b_ub = np.concatenate([hi[up], -lo[dn]]) if A_ub is not None else None
+        has_eq = len(eq_rows) > 0
         try:
             res = linprog(
                 c,
                 A_ub=A_ub,
                 b_ub=b_ub,
-                A_eq=A_eq if eq.any() else None,
-                b_eq=b_eq if eq.any() else None,
-                bounds=list(zip(self.lb, self.ub, strict=True)),
+                A_eq=A_eq if has_eq else None,
+                b_eq=b_eq if has_eq else None,
+                bounds=bounds,
                 method="highs",
             )
         except ValueError:
@@ -403,12 +426,10 @@ class System:
         if res.status != 0:
             return None
         out = []
-        eq_rows = np.flatnonzero(eq)
-        for i, m in zip(eq_rows, res.eqlin.marginals if eq.any() else [], strict=False):
+        for i, m in zip(eq_rows, res.eqlin.marginals if has_eq else [], strict=False):
             if abs(m) > 1e-7:
                 out.append((-m if maximise else m, self.rows[i][3]))
         if A_ub is not None:
-            ub_rows = np.concatenate([np.flatnonzero(up), np.flatnonzero(dn)])
             for i, m in zip(ub_rows, res.ineqlin.marginals, strict=False):
                 if abs(m) > 1e-7:
                     out.append((-m if maximise else m, self.rows[i][3]))
@@ -446,6 +467,7 @@ class Pinned:
     hi: int
     derivation: str
     sources: tuple  # the visible released figures (labels) that pin it, for secondary suppression
+    block: tuple[str, ...] = ()  # the families of the system it was pinned in ([] = the people counts)
 
     def __str__(self) -> str:
         rng = f"exactly {self.lo}" if self.lo == self.hi else f"between {self.lo} and {self.hi}"
@@ -553,7 +575,7 @@ class _Block:
                     (-np.inf, sh.bound) if sh.upper else (sh.bound, np.inf)
                 )
                 self.sys.add(s_co, lo, hi, label)
-                if sh.kind == "band" and sh.table != "rel_driver_importance":
+                if sh.kind == "band" and _protected_band(sh):
                     self.figures.append((Figure(sh.table, sh.wave, sh.key, sh.column, "band", sh.display), s_co))
             elif sh.kind == "exact":
                 co = dict(s_co)
@@ -578,7 +600,7 @@ class _Block:
                     self.sys.add(co, -np.inf, 1e-9, label)
                 else:
                     self.sys.add(co, -1e-9, np.inf, label)
-                if sh.table != "rel_driver_importance":
+                if _protected_band(sh):
                     self.figures.append((Figure(sh.table, sh.wave, sh.key, sh.column, "band", sh.display), s_co))
             elif sh.kind == "hidden" and len(sh.families) == 1:
                 self.figures.append(
@@ -595,11 +617,22 @@ class _Block:
         return any(self.rel.family_pop.get(f) == pop for f in self.families)
 
     def members(self, key: tuple) -> list[int]:
-        mask = np.ones(len(self.rel.cells), dtype=bool)
-        for col, v in zip(self._cols, key, strict=True):
-            if v is not None:
-                mask &= col == v
-        return np.flatnonzero(mask).tolist()
+        """The cells a group covers (cached on the release: every block of a wave has the same cells)."""
+        cache = self.rel.__dict__.setdefault("_members", {})
+        found = cache.get(key)
+        if found is None:
+            mask = np.ones(len(self.rel.cells), dtype=bool)
+            for col, v in zip(self._cols, key, strict=True):
+                if v is not None:
+                    mask &= col == v
+            found = cache[key] = np.flatnonzero(mask).tolist()
+        return found
+
+
+def _protected_band(sh: Share) -> bool:
+    """A band is a protected figure, except a one-item driver share's band: the same band of the same
+    people is protected as the item's rel_metrics figure."""
+    return sh.table != "rel_driver_importance" or any(f.startswith("d:") for f in sh.families)
 
 
 def blocks_of(rel: Release, *, people: bool = True) -> list[list[str]]:
@@ -634,8 +667,14 @@ def blocks_of(rel: Release, *, people: bool = True) -> list[list[str]]:
     return out
 
 
-def _ranges(block: _Block, figures: list[tuple[Figure, dict[int, float]]]) -> list[tuple[float, float, bool]]:
-    """(lo, hi, exact?) per figure: exact bounds where needed, else witnessed values wide enough."""
+def _ranges(
+    block: _Block, figures: list[tuple[Figure, dict[int, float]]], relax: bool = False
+) -> list[tuple[float, float, bool]]:
+    """(lo, hi, exact?) per figure: exact bounds where needed, else witnessed values wide enough.
+
+    relax: the linear relaxation instead of the integer program (fast). Its ranges are never
+    narrower than the integer program's, so a figure it pins is pinned; one it leaves wide may
+    still be pinned by whole-number reasoning (the joint pass confirms with the integer program)."""
     sys = block.sys
     nvar = len(sys.lb)
     if not figures:
@@ -649,16 +688,16 @@ def _ranges(block: _Block, figures: list[tuple[Figure, dict[int, float]]]) -> li
     hi_seen = np.full(len(figures), -np.inf)
 
     def observe(x: np.ndarray) -> None:
-        vals = np.rint(T @ x)
+        vals = T @ x if relax else np.rint(T @ x)
         np.minimum(lo_seen, vals, out=lo_seen)
         np.maximum(hi_seen, vals, out=hi_seen)
 
-    first = sys.optimise(np.zeros(nvar))
+    first = sys.optimise(np.zeros(nvar), relax=relax)
     if first is None:
         return [(np.nan, np.nan, False)] * len(figures)
     observe(first[1])
     for sign in (1.0, -1.0):
-        got = sys.optimise(sign * T.sum(axis=0))
+        got = sys.optimise(sign * T.sum(axis=0), relax=relax)
         if got is not None:
             observe(got[1])
     # A few more batched solves over the figures not yet seen wide, each pushed up or down at random
@@ -669,7 +708,7 @@ def _ranges(block: _Block, figures: list[tuple[Figure, dict[int, float]]]) -> li
         if len(open_) < BATCH_MIN:
             break
         signs = rng.choice((-1.0, 1.0), size=len(open_))
-        got = sys.optimise(signs @ T[open_])
+        got = sys.optimise(signs @ T[open_], relax=relax)
         if got is None:
             break
         observe(got[1])
@@ -680,13 +719,13 @@ def _ranges(block: _Block, figures: list[tuple[Figure, dict[int, float]]]) -> li
     for i in range(len(figures)):
         if hi_seen[i] - lo_seen[i] >= need[i]:
             continue
-        got = sys.optimise(-T[i])
+        got = sys.optimise(-T[i], relax=relax)
         if got is not None:
             hi_exact[i] = math.floor(-got[0] + 1e-6)
             observe(got[1])
         if max(hi_seen[i], hi_exact[i] if not np.isnan(hi_exact[i]) else -np.inf) - lo_seen[i] >= need[i]:
             continue
-        got = sys.optimise(T[i])
+        got = sys.optimise(T[i], relax=relax)
         if got is not None:
             lo_exact[i] = math.ceil(got[0] - 1e-6)
             observe(got[1])
@@ -735,6 +774,25 @@ def _allowed_homogeneous(rel: Release) -> dict[str, list[tuple]]:
     return out
 
 
+def _family_of(rel: Release, fig: Figure) -> str:
+    """The family of a band figure (its share's only family)."""
+    for sh in rel.shares:
+        if sh.kind == "band" and sh.table == fig.table and sh.key == fig.key and sh.column == fig.column:
+            return sh.families[0] if len(sh.families) == 1 else ""
+    return ""
+
+
+def _fewest_answers(block: _Block, fig: Figure, family: str) -> float:
+    """The fewest answers an attacker must allow behind a hidden rate (its population over the cells)."""
+    a = block.pop[block.rel.family_pop[family]]
+    idx = block.members(fig.key)
+    c = np.zeros(len(block.sys.lb))
+    for i in idx:
+        c[a[i]] = 1.0
+    got = block.sys.optimise(c, relax=True)  # never above the integer minimum: errs towards "pinned"
+    return math.ceil(got[0] - 1e-6) if got is not None else 0.0
+
+
 def attack_release(
     rel: Release,
     *,
@@ -743,15 +801,22 @@ def attack_release(
     deadline: float | None = None,
     skipped: list[list[str]] | None = None,
     only: Callable[[Figure], bool] | None = None,
+    relax: bool = False,
+    explain: bool = True,
 ) -> list[Pinned]:
     """Every pinned protected figure of one wave's facts.
 
     deadline: a time.perf_counter() value; blocks not started by then are not examined and are
     appended to `skipped` (so a caller can say the check is incomplete rather than passed).
     only: examine only the figures it accepts (the others are not reported either way).
+    explain: name each pinned figure's derivation (an LP dual per figure; the joint pass does without).
+    relax: bound by the linear relaxation (fast, never reports a figure the integer program would not;
+    may miss some it would).
 
     Not counted as pinned: a hidden cell's "none" (or "all") inside a released group of at least 10
-    answers that is itself 0% (or 100%): the rules allow that group to show, and it says as much."""
+    answers that is itself 0% (or 100%): the rules allow that group to show, and it says as much;
+    and a hidden cell's "none" (or "all") when it has at least 10 answers however the attacker
+    counts: a released 0% or 100% of 10 or more people is allowed (privacy rule 4)."""
     out: list[Pinned] = []
     allowed = _allowed_homogeneous(rel)
     wanted = set(families) if families is not None else None
@@ -764,16 +829,34 @@ def attack_release(
             continue
         block = _Block(rel, fams)
         figures = block.figures if only is None else [(f, co) for f, co in block.figures if only(f)]
-        for (fig, co), (lo, hi, _) in zip(figures, _ranges(block, figures), strict=True):
+        if not figures:
+            continue
+        candidates = []
+        excused: set[tuple] = set()  # rates whose "none"/"all" is allowed: their other count is just a − 0
+        for (fig, co), (lo, hi, _) in zip(figures, _ranges(block, figures, relax), strict=True):
             if np.isnan(lo) or hi - lo >= fig.need:
                 continue
+            if fig.kind == "band" and lo == hi:
+                fam = _family_of(rel, fig)
+                if fam and any(
+                    _inside(fig.key, g) and ((q == 0.0 and hi == 0) or q == 1.0) for g, q in allowed.get(fam, [])
+                ):
+                    continue  # a band at the extreme inside a released 0%/100% group of at least 10
             if fig.kind in ("successes", "failures") and lo == hi == 0:
                 fam = fig.family
                 extreme = 0.0 if fig.kind == "successes" else 1.0
-                if fam and any(q == extreme and _inside(fig.key, g) for g, q in allowed.get(fam, [])):
+                if fam and (
+                    any(q == extreme and _inside(fig.key, g) for g, q in allowed.get(fam, []))
+                    or _fewest_answers(block, fig, fam) >= HOMOGENEITY_N  # a released 0%/100% of ≥ 10 may show
+                ):
+                    excused.add((fig.table, fig.key, fig.column))
                     continue
-            text, sources = _derivation(block, co)
-            out.append(Pinned(fig, int(lo), int(hi), text, sources))
+            candidates.append((fig, co, lo, hi))
+        for fig, co, lo, hi in candidates:
+            if fig.kind in ("successes", "failures") and (fig.table, fig.key, fig.column) in excused:
+                continue  # "exactly a of them are not": only the count who answered, beside an allowed none
+            text, sources = _derivation(block, co) if explain else ("", ())
+            out.append(Pinned(fig, int(lo), int(hi), text, sources, tuple(fams)))
     return out
 
 

@@ -23,7 +23,7 @@ from pipelines.metrics import reference
 from pipelines.metrics import released as metrics
 from pipelines.models import build as models_build
 from pipelines.models.turnover import produce_turnover
-from pipelines.release import privacy, publish, tables
+from pipelines.release import history, joint, privacy, publish, tables
 from pipelines.release.tables import TABLE_NAME, BuildContext, Released
 from pipelines.store import warehouse
 
@@ -35,9 +35,11 @@ class BuildSummary:
     intentions_k: int = 10
     seconds: float = 0.0
     dropped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. what the joint protection pass hid
 
     def __str__(self) -> str:
         lines = [f"built {len(self.tables)} tables in {self.seconds:.2f} s (k={self.k})"]
+        lines += [f"  {note}" for note in self.notes]
         lines += [f"  {name}: {rows} rows" for name, rows in self.tables.items()]
         lines += [f"  dropped stale table {name}" for name in self.dropped]
         return "\n".join(lines)
@@ -124,7 +126,39 @@ def compute(con: duckdb.DuckDBPyConnection) -> tuple[list[Released], BuildContex
         for table in producer(con, ctx):
             _validate(table, ctx)
             tables.append(table)
+    tables = protect_jointly(con, tables, ctx)
     return tables, ctx, started
+
+
+def call_threshold(con: duckdb.DuckDBPyConnection) -> float:
+    """The call-nights threshold of the levers (the attacker links call-heavy rates through it)."""
+    from pipelines.models import assumptions
+
+    try:
+        return float(assumptions.values(con)["lever_call_threshold"])
+    except (duckdb.Error, KeyError):  # a hand-made warehouse without settings: the default
+        return 4.0
+
+
+def protect_jointly(con: duckdb.DuckDBPyConnection, tables: list[Released], ctx: BuildContext) -> list[Released]:
+    """Protect the released tables together against the attacker (pipelines/release/joint.py):
+    no table is stored with a figure that the others, read with it, would pin."""
+    frames = {t.name: t.frame for t in tables if t.kind != "public"}
+    # the difference from the release stored now must not expose fewer than k people (attack 11)
+    frames, guarded = history.guard(frames, history.previous(con, list(frames)), ctx.k, max(ctx.k, ctx.intentions_k))
+    held = dict(guarded.held_back)
+    ctx.after_write.append(lambda write_con: history.store_holds(write_con, held))
+    ctx.joint.append(guarded)
+    protected, outcome = joint.protect(frames, call_threshold=call_threshold(con))
+    ctx.joint.append(outcome)
+    if outcome.unresolved:
+        raise ValueError("Joint protection could not close the release: " + "; ".join(outcome.unresolved[:3]))
+    out = []
+    for t in tables:
+        table = Released(t.name, protected.get(t.name, t.frame), t.kind) if t.kind != "public" else t
+        _validate(table, ctx)
+        out.append(table)
+    return out
 
 
 def _summary(tables: list[Released], ctx: BuildContext, started: float, dropped: list[str]) -> BuildSummary:
@@ -134,6 +168,7 @@ def _summary(tables: list[Released], ctx: BuildContext, started: float, dropped:
         intentions_k=ctx.intentions_k,
         seconds=time.perf_counter() - started,
         dropped=dropped,
+        notes=[str(outcome) for outcome in ctx.joint],
     )
 
 

@@ -205,7 +205,11 @@ def _protect(
                 known = [c for c in ch if not hidden[c] and not banded[c]]
                 rest_n = count[p] - sum(count[c] for c in known)
                 rest_s = succ[p] - sum(succ[c] for c in known)
-                if 0 < rest_n < HOMOGENEITY_N and (rest_s <= 0 or rest_s >= rest_n):
+                if (
+                    0 < rest_n < HOMOGENEITY_N
+                    and (rest_s <= 0 or rest_s >= rest_n)
+                    or _unknown_pinned(p, ch, count, succ, hidden, banded, rest_s)
+                ):
                     ok, candidates = False, known
             if not ok:
                 if candidates:
@@ -214,6 +218,43 @@ def _protect(
                     hidden[p] = True
                 changed = True
     return hidden
+
+
+def _unknown_pinned(
+    p: int,
+    ch: list[int],
+    count: list[int],
+    succ: list[int],
+    hidden: list[bool],
+    banded: list[bool],
+    rest_s: int,
+) -> bool:
+    """Parent minus its exact children leaves `rest_s` successes among the hidden and banded children
+    (and people in no child). Each of those has a range: a "≤" band 0-1, a "≥" band n−1 to n, a hidden
+    child 0 to n. When rest_s sits at the bottom or the top of their summed range, every one of them is
+    at its extreme: a band pinned, or a hidden child all or none. That discloses unless the child is a
+    hidden group of at least 10 answers, or the parent itself is 0%/100% over at least 10 (the rules let
+    it show, and it says as much)."""
+    unknown = [c for c in ch if hidden[c] or banded[c]]
+    if not unknown:
+        return False
+    if (succ[p] <= 0 or succ[p] >= count[p]) and count[p] >= HOMOGENEITY_N:
+        return False
+    lo = hi = 0
+    for c in unknown:
+        if hidden[c]:
+            hi += count[c]
+        elif succ[c] <= 1:  # "≤" band: 0 or 1
+            hi += min(1, count[c])
+        else:  # "≥" band: n − 1 or n
+            lo += count[c] - 1
+            hi += count[c]
+    hi += max(count[p] - sum(count[c] for c in ch), 0)
+    if lo < rest_s < hi:
+        return False
+    return any(banded[c] and not hidden[c] for c in unknown) or any(
+        hidden[c] and count[c] < HOMOGENEITY_N for c in unknown
+    )
 
 
 # ------------------------------------------------------------------------------------------

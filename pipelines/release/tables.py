@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -118,6 +119,7 @@ class BuildContext:
     k: int
     intentions_k: int
     after_write: list[Callable[[duckdb.DuckDBPyConnection], None]] = field(default_factory=list)
+    joint: list[Any] = field(default_factory=list)  # what the joint protection pass did (joint.Outcome)
 
 
 @dataclass(frozen=True)

@@ -206,6 +206,24 @@ def _in_waves(frame: pd.DataFrame, waves: tuple[str, ...]) -> pd.DataFrame:
     return frame[mask.to_numpy(dtype=bool)].reset_index(drop=True)
 
 
+TURNOVER_CHECK = released_tables.TURNOVER_CHECK
+
+
+def _in_turnover_waves(frame: pd.DataFrame, waves: tuple[str, ...]) -> pd.DataFrame:
+    """Turnover periods whose forecast came from one of the export's waves (a period is labelled by
+    HR, e.g. a year, and checks the survey wave in `forecast_wave`)."""
+    if "forecast_wave" not in frame.columns:
+        return _in_waves(frame, waves)
+    mask = frame["forecast_wave"].astype(object).isin(waves)
+    return frame[mask.to_numpy(dtype=bool)].reset_index(drop=True)
+
+
+DIAGNOSTIC_COLUMNS = (
+    "wave", "model", "auroc", "observed_expected", "calibration_slope", "verdict", "previous_wave",
+    "previous_auroc", "previous_observed_expected", "previous_calibration_slope", "drift", "drift_warning",
+)  # fmt: skip
+
+
 def load(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -228,15 +246,20 @@ def load(
         kind = view.kinds[name]
         if kind != "public":
             _check(name, released.tables[name], kind, k, k_int)  # the whole table, as released
-            frame = _in_waves(frame, waves)
+            if name == TURNOVER_CHECK:
+                frame = _in_turnover_waves(frame, waves)
+            elif name != released_tables.TURNOVER_CONVERSION:  # one row learnt from every period: kept whole
+                frame = _in_waves(frame, waves)
         tables[name], table_kinds[name] = frame, kind
     scen = load_scenarios(view.scenarios, waves, groups)
     if not scen.empty:
         tables[SCENARIOS], table_kinds[SCENARIOS] = scen, "scenarios"
     diagnostics = None
     if reader.has_table(con, "model_diagnostics"):
+        have = {r[0] for r in con.execute("select column_name from (describe model_diagnostics)").fetchall()}
+        columns = ", ".join(c for c in DIAGNOSTIC_COLUMNS if c in have)  # names from the tuple above only
         diag = con.execute(
-            "select wave, model, auroc, observed_expected, calibration_slope, verdict from model_diagnostics "
+            f"select {columns} from model_diagnostics "
             "where wave = ? and model = 'intent_to_leave' order by built_at desc limit 1",
             [wave],
         ).df()

@@ -30,6 +30,7 @@ from pipelines.charts import format_change, format_value, metric_label, unit_lab
 from pipelines.charts import report as chart_render
 from pipelines.contract.levels import DIMENSIONS
 from pipelines.models import intentions
+from pipelines.narrative import forecast
 from pipelines.release import privacy
 from pipelines.release.tables import (
     BENCHMARKS,
@@ -38,6 +39,8 @@ from pipelines.release.tables import (
     LEAVE_REASONS,
     METRICS,
     SAVED_SCENARIOS,
+    TURNOVER_CHECK,
+    TURNOVER_CONVERSION,
     UNIT_RISK,
 )
 from pipelines.reports import summary
@@ -136,7 +139,7 @@ def table(
 # ------------------------------------------------------------------------------------------
 # Sections
 # ------------------------------------------------------------------------------------------
-CONTENTS = ("Executive summary", "Key measures", "Risk by unit", "Drivers", "Intentions and reasons",
+CONTENTS = ("Executive summary", "Key measures", "Risk by unit", "Forecast checks", "Drivers", "Intentions and reasons",
             "Retention options", "Trends", "Methodology, sources and caveats")  # fmt: skip
 
 
@@ -301,6 +304,57 @@ def _risk_table(units: pd.DataFrame, observed: pd.DataFrame, k: int) -> Table | 
     ]
     t = t[[c for c in keep if c in t.columns]]
     return table(t, num=set(keep[1:]), css_class="compact")
+
+
+def forecast_section(data: ReportData) -> Markup:
+    """How far to trust the departure forecast: its intervals (sampling and conversion), last wave's
+    model on this wave (drift), and the forecast against actual turnover with the conversion rates the
+    organisation's own history taught. Released tables only; model quality is organisation-wide, so it
+    is shown only in an organisation-wide report (as on the dashboard)."""
+    k = data.k
+    ctx: dict[str, Any] = {"intervals": "", "quality": "", "drift": "", "drifted": False, "quality_note": "",
+                           "turnover": None, "turnover_empty": charts.TURNOVER_EMPTY.replace("`", ""), "conversion": None}  # fmt: skip
+    ctx["intervals"] = forecast.intervals_sentence(summary.scope_row(data, UNIT_RISK))
+    if data.scope.level == "organisation":
+        ctx["quality"] = forecast.quality_sentence(data.diagnostics)
+        ctx["drift"], ctx["drifted"] = forecast.drift_sentence(data.diagnostics)
+    else:
+        ctx["quality_note"] = (
+            "Model quality and the previous-wave drift check are organisation-wide figures, shown in the organisation-wide report."
+        )
+    check = data.table(TURNOVER_CHECK)
+    if check is not None and not check.empty:
+        periods = sorted({str(p) for p in check["wave"].dropna()})
+        own = pd.DataFrame([r for p in periods if (r := summary.scope_row(data, TURNOVER_CHECK, wave=p)) is not None])
+        latest = periods[-1]
+        units = summary.units(data, TURNOVER_CHECK, levels=(_rank_level(data),), wave=latest)
+        ctx["turnover"] = {
+            "lines": [
+                t
+                for p in periods
+                if (t := forecast.turnover_summary(summary.scope_row(data, TURNOVER_CHECK, wave=p), p))
+            ],
+            "periods": table(charts.turnover_periods_table(own, k), css_class="compact") if not own.empty else None,
+            "figure": figure(
+                charts.turnover_check_figure(units, k, top=15),
+                f"{latest}: actual ÷ forecast leavers per unit (1 = as forecast), 95% intervals. Vermillion: more "
+                "left than the forecast's 95% range (conversion-rate uncertainty and chance included); blue: fewer.",
+            )
+            if not units.empty
+            else None,
+            "units": table(charts.turnover_check_table(units, k).drop(columns="Period"), css_class="compact")
+            if not units.empty
+            else None,
+            "latest": latest,
+        }
+    conv = data.table(TURNOVER_CONVERSION)
+    if conv is not None and not conv.empty and not bool(conv["suppressed"].fillna(True).astype(bool).iloc[0]):
+        row = conv.iloc[0]
+        ctx["conversion"] = {
+            "sentence": charts.conversion_sentence(row),
+            "table": table(charts.conversion_table(row), css_class="compact"),
+        }
+    return render("forecast", **ctx)
 
 
 def drivers_section(data: ReportData) -> Markup:
@@ -594,6 +648,7 @@ SECTIONS = (
     ("Executive summary", executive_summary),
     ("Key measures", key_measures),
     ("Risk by unit", risk_section),
+    ("Forecast checks", forecast_section),
     ("Drivers", drivers_section),
     ("Intentions and reasons", intentions_section),
     ("Retention options", scenarios_section),

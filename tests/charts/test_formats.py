@@ -13,7 +13,10 @@ from pipelines.charts import formats
 @pytest.mark.parametrize(
     ("value", "text"),
     [(12.94e9, "$12.9B"), (1.25e6, "$1.2M"), (-3.0e6, "-$3.0M"), (85_400, "$85k"), (499.4, "$499"),
-     (999_600, "$1.0M"), (None, "–"), (float("nan"), "–")],
+     (999_600, "$1.0M"), (None, "–"), (float("nan"), "–"),
+     # the unit follows the printed value: never a larger unit than the value reaches
+     (999.4, "$999"), (999.6, "$1.0k"), (1_234, "$1.2k"), (9_949, "$9.9k"), (9_960, "$10k"), (999_499, "$999k"),
+     (12_345, "$12k"), (-999.4, "-$999"), (-0.4, "$0"), (999.95e6, "$1.0B")],
 )  # fmt: skip
 def test_money(value, text):
     assert formats.money(value) == text

@@ -128,7 +128,17 @@ def test_departure_bars_scale_with_expected_departures_and_carry_cost_labels(rel
     assert len(marks) == len(values)
     ratios = [w / v for w, v in zip(widths, values, strict=True)]
     assert max(ratios) - min(ratios) < 1e-3 * max(ratios) + 0.05  # one linear scale
-    assert all(str(label) in texts(root) for label in fig.data[0].text)
+    labels = [str(t).strip() for t in fig.data[1].text]
+    drawn = {"".join(t.itertext()).strip(): t for t in root.iter(f"{NS}text")}
+    assert labels and all(label in drawn for label in labels)
+    # each cost label is solid text placed past the end of its bar's 95% whisker (no overlap, not faded)
+    paths = [p for p in root.iter(f"{NS}path") if p.get("stroke") == "#555555"]
+    whisker_ends = [max(float(v) for v in re.findall(r"H([0-9.]+)", p.get("d"))) for p in paths]
+    assert len(whisker_ends) == len(labels)
+    for label, end in zip(labels, whisker_ends, strict=True):
+        node = drawn[label]
+        assert node.get("opacity") is None and node.get("fill")
+        assert float(node.get("x")) >= end
 
 
 def test_role_bars_and_calibration_render(released):

@@ -83,3 +83,19 @@ def test_released_group_counts_are_never_pinned(cells) -> None:
     assert (shown["n"] >= 5).all()
     pinned = attack.attack_release(attack.read_release({"rel_groups": released}, "2025"))
     assert pinned == [], "\n".join(map(str, pinned[:5]))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(health_systems())
+def test_no_protected_figure_is_pinned_after_a_build(cells) -> None:
+    """Every table of the build together (rates, bands, leave paths, driver shares, counts): the attacker's
+    integer program, run by the audit's own entry point, pins no protected figure (issue 11)."""
+    with warehouse.connect(":memory:") as con:
+        frame = _responses(cells)
+        cols = ", ".join(frame.columns)
+        con.register("drawn", frame)
+        con.execute(f"insert into responses ({cols}) select {cols} from drawn")
+        build.build_into(con)
+        report = attack.attack_stored(con)
+        assert report.unchecked == {}
+        assert report.pinned == [], "\n".join(map(str, report.pinned[:5]))

@@ -188,7 +188,8 @@ def _attack3(protected: bool) -> dict[str, pd.DataFrame]:
     return {"rel_groups": groups, "rel_metrics": metrics, "rel_driver_importance": drivers}
 
 
-def test_attack3_pooled_share_minus_item(con: duckdb.DuckDBPyConnection) -> None:
+def test_attack3_pooled_share_minus_item_worked_on_answers(con: duckdb.DuckDBPyConnection) -> None:
+    """The old release pooled answers: pooled minus a visible item isolated a hidden item."""
     t = _attack3(protected=False)
     pooled = float(t["rel_driver_importance"]["workload_control_unfavourable"].iloc[0])
     wc = t["rel_metrics"].iloc[0]
@@ -196,10 +197,70 @@ def test_attack3_pooled_share_minus_item(con: duckdb.DuckDBPyConnection) -> None
     fits = [(a, s) for a in range(7) for s in range(a + 1) if np.isclose((2 + s) / (6 + a), pooled)]
     assert fits == [(3, 3)]
     assert round(wc["value"] * wc["answered"]) == 2
+
+
+def test_attack3_driver_shares_now_count_people() -> None:
+    """Fix (3b): a driver group's unfavourable share is a share of PEOPLE (unfavourable on at least half
+    of the group's items they answered), over the people who answered any of them, so it is no longer
+    a sum of item answers that a visible item can be subtracted from, and k counts people."""
+    from pipelines.models import drivers
+
+    group = next(g for g in drivers.DRIVER_GROUPS if g.key == "workload_control")
+    first, second = group.items
+    # six people: (first item, second item) unfavourable? None = not answered
+    people = [(True, True), (True, None), (False, True), (False, False), (None, None), (False, None)]
+    rows = []
+    for a, b in people:
+        row = {}
+        for item, bad in ((first, a), (second, b)):
+            op, t = drivers.contract.ITEMS_BY_NAME[item].unfavourable
+            good = 1 if op == ">=" else 5
+            row[item] = np.nan if bad is None else (t if bad else good)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for g in drivers.DRIVER_GROUPS:
+        for item in g.items:
+            if item not in frame:
+                frame[item] = np.nan
+    frame["call_nights_per_month"] = np.nan
+    bad, answered = drivers._performance(frame, 4.0)["workload_control"]
+    # by hand: person 1 (2/2), 2 (1/1), 3 (1/2: half counts) unfavourable; 4 and 6 not; 5 answered nothing
+    assert (bad, answered) == (3, 5)
+    answers_pooled = (2 + 1 + 1) / (2 + 1 + 2 + 2 + 1)
+    assert not np.isclose(bad / answered, answers_pooled)
+
+
+def _attack3b(protected: bool) -> dict[str, pd.DataFrame]:
+    """A people-based driver share is protected like any rate: organisation minus a visible unit."""
+    a, b = ("department_role", "S", "D", "nurse"), ("department_role", "S", "D", "physician")
+    groups = _groups([_row("organisation", n=12), _row(*a, n=6), _row(*b, n=6)])
+    col = "workload_control_unfavourable"
+    rows = [
+        _row("organisation", n=12, suppressed=False, **{col: 3 / 12, f"{col}_answered": 12, f"{col}_display": "25.0%"}),
+        _row(*a, n=6, suppressed=False, **{col: None, f"{col}_answered": None, f"{col}_display": "hidden"}),
+        _row(*b, n=6, suppressed=False, **{
+            col: None if protected else 2 / 6,
+            f"{col}_answered": None if protected else 6,
+            f"{col}_display": "hidden" if protected else "33.3%",
+        }),
+    ]  # fmt: skip
+    drivers = pd.DataFrame(rows)
+    drivers[col] = drivers[col].astype("Float64")
+    drivers[f"{col}_answered"] = drivers[f"{col}_answered"].astype("Int64")
+    return {"rel_groups": groups, "rel_driver_importance": drivers}
+
+
+def test_attack3_people_share_is_a_protected_figure(con: duckdb.DuckDBPyConnection) -> None:
+    t = _attack3b(protected=False)
+    # Adversary: 3 unfavourable of 12 minus 2 of the 6 physicians: exactly 1 of the 6 nurses.
+    org = t["rel_driver_importance"].iloc[0]
+    phys = t["rel_driver_importance"].iloc[2]
+    col = "workload_control_unfavourable"
+    assert round(org[col] * org[f"{col}_answered"]) - round(phys[col] * phys[f"{col}_answered"]) == 1
     _store(con, t)
     found = _pinned(con)
-    assert any("unfav_stress" in p.detail and "S/D/nurse" in p.detail for p in found), found
-    _store(con, _attack3(protected=True))
+    assert any(col in p.detail and "S/D/nurse" in p.detail for p in found), found
+    _store(con, _attack3b(protected=True))
     assert _pinned(con) == []
 
 

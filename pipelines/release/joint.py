@@ -1,0 +1,459 @@
+"""Joint protection: the build's released tables, protected *together* against the attacker.
+
+`privacy.release` protects each table on its own (minimum k, complementary suppression, bands,
+and, for the counts of people, attacker-driven secondary suppression). Two tables over the same
+people can still undo each other: a department's burnout rate in `rel_metrics` minus its visible
+roles pins the one banded role; `rel_groups` (k = 5) and `rel_leave_paths` (k = 10) together pin a
+leave-path population the second one hides. So after every producer has run, the build hands all
+released tables to `protect`, which runs the attacker (`pipelines.release.attack`) over them, one
+wave at a time, exactly as `audit-privacy` will, and, while any protected figure is pinned, hides
+one of the released figures its derivation uses, then attacks again:
+
+- a count of people (`rel_groups`, `rel_unit_risk`, `rel_driver_importance`, a metric row's `n`):
+  the group is hidden in every table that releases its people (the same pattern everywhere);
+- a rate, its `answered`, or a mean in `rel_metrics`: that metric row (with the metrics scored by
+  the same expression, and the mean beside a rate of the same variable) is hidden;
+- a figure of `rel_leave_paths` / `rel_leave_reasons`: the unit's row of that table is hidden
+  (leave paths add up to the row's n, so one hidden path alone would be pinned);
+- a pooled share of `rel_driver_importance`: that share (and its denominator) is hidden.
+
+What is hidden is the pinned figure's smallest visible sibling in its own table (the same level,
+sharing the most dimensions with it: the classic complementary choice, which gives the figure
+company in every sum it is part of), so the release loses little, and no LP dual per figure is
+needed to name the derivation. Hiding a figure only
+removes a constraint, so ranges only widen: each round re-examines only the figures pinned in the
+last round and the figures hidden since, then a final full attack confirms. Figures derived from
+visible cells (shrunk rates, change since the previous wave) are derived again afterwards.
+
+The result is what the attacker, given every released table at once, cannot pin: `audit-privacy`
+runs the same program over the stored release and must find nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.contract import levels
+from pipelines.release import attack, privacy
+
+DIMS: tuple[str, ...] = levels.DIMENSIONS
+log = logging.getLogger(__name__)
+MAX_ROUNDS = 60
+PEOPLE_TABLES: tuple[str, ...] = ("rel_groups", "rel_unit_risk", "rel_driver_importance", "rel_metrics")
+ROW_TABLES: tuple[str, ...] = ("rel_leave_paths", "rel_leave_reasons")
+
+
+# A wave's result (the labels hidden, in order) by a fingerprint of that wave's released frames, the
+# call threshold and this code: the same input always gives the same pattern, so a rebuild in the
+# same process (the app, a test session) replays it instead of attacking again.
+_CACHE: dict[str, list[attack.Label]] = {}
+_CACHE_MAX = 32
+
+
+def _code_version() -> str:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in ("joint.py", "attack.py", "privacy.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(frames: Mapping[str, pd.DataFrame], wave: str, call_threshold: float | None) -> str:
+    digest = hashlib.sha256(f"{_code_version()}|{wave}|{call_threshold}".encode())
+    for name in sorted(frames):
+        df = frames[name]
+        if name not in attack.RELEASED_TABLES or df is None or df.empty or "wave" not in df.columns:
+            continue
+        sub = df[df["wave"].astype("str") == wave]
+        digest.update(name.encode())
+        digest.update(pd.util.hash_pandas_object(sub.astype("str"), index=False).to_numpy().tobytes())
+        digest.update("|".join(map(str, sub.columns)).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class Outcome:
+    """What the joint pass did, for the build summary and the tests."""
+
+    rounds: int = 0
+    hidden: list[str] = field(default_factory=list)  # "table column at unit (wave)" per figure hidden
+    seconds: float = 0.0
+    unresolved: list[str] = field(default_factory=list)  # pinned figures left (empty unless it gave up)
+
+    def __str__(self) -> str:
+        text = f"joint protection: {len(self.hidden)} more figure(s) hidden in {self.rounds} round(s), {self.seconds:.1f} s"
+        if self.unresolved:
+            text += f"; {len(self.unresolved)} still pinned"
+        return text
+
+
+# ------------------------------------------------------------------------------------------
+# Locating and hiding released figures
+# ------------------------------------------------------------------------------------------
+def _key_mask(df: pd.DataFrame, wave: str, key: tuple) -> np.ndarray:
+    mask = np.array((df["wave"].astype("str").fillna("") == wave).to_numpy(dtype=bool))
+    for col, value in zip(DIMS, key, strict=True):
+        if col not in df.columns:
+            return np.zeros(len(df), dtype=bool)
+        s = df[col].astype("str")
+        mask &= (s.isna() if value is None else (s == value).fillna(False)).to_numpy()
+    return mask
+
+
+def _value_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c not in privacy.KEY_COLUMNS and not c.startswith("_")]
+
+
+def _null(df: pd.DataFrame, rows: np.ndarray, cols: Iterable[str]) -> pd.DataFrame:
+    cols = [c for c in cols if c in df.columns]
+    if not rows.any() or not cols:
+        return df
+    df = df.copy()
+    privacy._null(df, rows, cols)
+    return df
+
+
+def _set_text(df: pd.DataFrame, rows: np.ndarray, col: str, text: str | None) -> pd.DataFrame:
+    if col in df.columns and rows.any():
+        df[col] = df[col].astype("object")
+        df.loc[rows, col] = text
+        df[col] = df[col].astype("str")
+    return df
+
+
+def hide_group(frames: dict[str, pd.DataFrame], wave: str, key: tuple) -> int:
+    """Hide a group's people (and everything shown about them) in every table that releases them.
+    Returns the number of rows newly hidden."""
+    changed = 0
+    for name in PEOPLE_TABLES:
+        df = frames.get(name)
+        if df is None or df.empty:
+            continue
+        rows = _key_mask(df, wave, key) & ~df["suppressed"].fillna(True).to_numpy(dtype=bool)
+        if not rows.any():
+            continue
+        changed += int(rows.sum())
+        df = _null(df, rows, _value_columns(df))
+        df["suppressed"] = df["suppressed"].astype("boolean")
+        df.loc[rows, "suppressed"] = True
+        for col in [c for c in df.columns if c.endswith("_display")]:
+            df = _set_text(df, rows, col, None)
+        df = _set_text(df, rows, "display", privacy.SUPPRESSED_TEXT)
+        frames[name] = df
+    return changed
+
+
+def _aliases_of(metric: str) -> set[str]:
+    aliases = attack.metric_aliases()
+    canon = aliases.get(metric, metric)
+    same = {m for m, c in aliases.items() if c == canon} | {metric}
+    # a mean beside a rate of the same variable goes with it (attack 9)
+    for mean, rate in privacy.COMPANION_RATES.items():
+        if rate in same:
+            same.add(mean)
+    return same
+
+
+def hide_metric(frames: dict[str, pd.DataFrame], wave: str, key: tuple, metric: str) -> int:
+    """Hide one metric of one group in rel_metrics (with its aliases and companion mean)."""
+    df = frames.get("rel_metrics")
+    if df is None or df.empty:
+        return 0
+    rows = (
+        _key_mask(df, wave, key)
+        & df["metric"].isin(sorted(_aliases_of(metric))).to_numpy()
+        & ~df["suppressed"].fillna(True).to_numpy(dtype=bool)
+    )
+    if not rows.any():
+        return 0
+    df = _null(df, rows, _value_columns(df))
+    df["suppressed"] = df["suppressed"].astype("boolean")
+    df.loc[rows, "suppressed"] = True
+    df = _set_text(df, rows, "display", privacy.SUPPRESSED_TEXT)
+    frames["rel_metrics"] = df
+    return int(rows.sum())
+
+
+def hide_row(frames: dict[str, pd.DataFrame], name: str, wave: str, key: tuple) -> int:
+    """Hide a unit's whole row of a table with its own population (leave paths, reasons)."""
+    df = frames.get(name)
+    if df is None or df.empty:
+        return 0
+    rows = _key_mask(df, wave, key) & ~df["suppressed"].fillna(True).to_numpy(dtype=bool)
+    if not rows.any():
+        return 0
+    df = _null(df, rows, _value_columns(df))
+    df["suppressed"] = df["suppressed"].astype("boolean")
+    df.loc[rows, "suppressed"] = True
+    for col in [c for c in df.columns if c.endswith("_display")]:
+        df = _set_text(df, rows, col, None)
+    df = _set_text(df, rows, "display", privacy.SUPPRESSED_TEXT)
+    frames[name] = df
+    return int(rows.sum())
+
+
+def hide_share(frames: dict[str, pd.DataFrame], name: str, wave: str, key: tuple, column: str) -> int:
+    """Hide one rate column of a wide table's row (a pooled driver share) with its own columns."""
+    df = frames.get(name)
+    if df is None or df.empty or column not in df.columns:
+        return 0
+    rows = (
+        _key_mask(df, wave, key) & ~df["suppressed"].fillna(True).to_numpy(dtype=bool) & df[column].notna().to_numpy()
+    )
+    display = f"{column}_display"
+    if display in df.columns:
+        shown = df[display].astype("str").fillna("")
+        rows = (_key_mask(df, wave, key) & ~df["suppressed"].fillna(True).to_numpy(dtype=bool)) & (
+            df[column].notna().to_numpy() | (shown.ne("") & shown.ne(privacy.SUPPRESSED_TEXT)).to_numpy()
+        )
+    if not rows.any():
+        return 0
+    own = [c for c in df.columns if c.startswith(f"{column}_") and c != display]
+    df = _null(df, rows, [column, *own])
+    df = _set_text(df, rows, display, privacy.SUPPRESSED_TEXT)
+    frames[name] = df
+    return int(rows.sum())
+
+
+def sync_driver_items(frames: dict[str, pd.DataFrame], wave: str, call_threshold: float | None) -> int:
+    """One pattern on every surface: a one-item driver share (rel_driver_importance) is the same rate of
+    the same people as its item in rel_metrics, so it is hidden wherever rel_metrics hides the item."""
+    drivers, metrics = frames.get("rel_driver_importance"), frames.get("rel_metrics")
+    if drivers is None or drivers.empty or metrics is None or metrics.empty:
+        return 0
+    sub = metrics[(metrics["wave"].astype("str") == wave) & metrics["suppressed"].fillna(True).astype(bool)]
+    hidden = set(zip(sub["metric"].astype("str"), privacy._keys(sub, list(DIMS)), strict=True))
+    dsub = drivers[drivers["wave"].astype("str") == wave]
+    keys = privacy._keys(dsub, list(DIMS))
+    changed = 0
+    for col, items in attack.pooled_items(call_threshold).items():
+        if len(items) != 1 or col not in drivers.columns:
+            continue
+        names = _aliases_of(items[0])
+        for key in keys:
+            if any((m, key) in hidden for m in names):
+                changed += hide_share(frames, "rel_driver_importance", wave, key, col)
+    return changed
+
+
+def hide(frames: dict[str, pd.DataFrame], label: attack.Label) -> int:
+    """Hide the released figure a derivation's label names (see the module docstring)."""
+    table, wave, key, column = label.table, str(label.wave), tuple(label.key), label.column
+    if table in ROW_TABLES:
+        return hide_row(frames, table, wave, key)
+    if table == "rel_metrics" and column != "n":
+        if column == "answered":
+            # the answered count of a metric row: hide every metric row of the group answered by it
+            df = frames["rel_metrics"]
+            rows = _key_mask(df, wave, key) & df["answered"].notna().to_numpy()
+            return sum(hide_metric(frames, wave, key, m) for m in sorted(set(df.loc[rows, "metric"])))
+        return hide_metric(frames, wave, key, column)
+    if table == "rel_driver_importance" and column != "n":
+        return hide_share(frames, table, wave, key, column.removesuffix("_answered"))
+    return hide_group(frames, wave, key)
+
+
+# ------------------------------------------------------------------------------------------
+# Choosing what to hide
+# ------------------------------------------------------------------------------------------
+def _people(frames: Mapping[str, pd.DataFrame], wave: str) -> dict[tuple, int]:
+    groups = frames.get("rel_groups")
+    if groups is None or groups.empty:
+        return {}
+    sub = groups[groups["wave"].astype("str") == wave]
+    keys = privacy._keys(sub, list(DIMS))
+    return {k: int(n) if pd.notna(n) else 0 for k, n in zip(keys, sub["n"].tolist(), strict=True)}
+
+
+def _depth(key: tuple) -> int:
+    return sum(v is not None for v in key)
+
+
+def _choose(pinned: attack.Pinned, people: Mapping[tuple, int]) -> attack.Label | None:
+    """The source to hide: the smallest finest visible group named in the derivation, never the
+    organisation and never the pinned figure itself."""
+    fig = pinned.figure
+    candidates = [
+        lab
+        for lab in pinned.sources
+        if isinstance(lab, attack.Label)
+        and _depth(tuple(lab.key)) > 0
+        and not (lab.table == fig.table and tuple(lab.key) == tuple(fig.key) and lab.column == fig.column)
+        # a rate is closed by hiding another rate (a count of people behind it stays shown elsewhere)
+        and (fig.kind == "people" or lab.column not in ("n", "answered"))
+    ]
+    if not candidates:
+        return None
+    # Hide within the figure's own table where the derivation allows (a leave-path figure is closed
+    # by hiding leave-path rows, not the unit's people everywhere), then the smallest finest group.
+    # A coarser group is a last resort: hidden, it is rebuilt from its own children.
+    return min(
+        candidates,
+        key=lambda lab: (
+            lab.table != fig.table,
+            _depth(tuple(lab.key)) < _depth(tuple(fig.key)),
+            people.get(tuple(lab.key), 10**9),
+            -_depth(tuple(lab.key)),
+            str(lab),
+        ),
+    )
+
+
+def _fallback(frames: Mapping[str, pd.DataFrame], fig: attack.Figure) -> attack.Label | None:
+    """No usable source: hide the pinned figure's smallest visible sibling in its own table
+    (a group of the same level under the same parent), so the figure has company."""
+    table = "rel_groups" if fig.kind == "people" and fig.table not in ROW_TABLES else fig.table
+    df = frames.get(table)
+    if df is None or df.empty:
+        return None
+    key = tuple(fig.key)
+    sub = df[(df["wave"].astype("str") == str(fig.wave)) & ~df["suppressed"].fillna(True).astype(bool)]
+    if fig.table == "rel_metrics" and fig.column not in ("n", "answered"):
+        sub = sub[sub["metric"].isin(sorted(_aliases_of(fig.column)))]
+    best = None
+    for row_key, n in zip(privacy._keys(sub, list(DIMS)), sub["n"].tolist(), strict=True):
+        same_level = all((a is None) == (b is None) for a, b in zip(row_key, key, strict=True))
+        # a visible child of the figure: a hidden group whose children all show is their sum
+        child = _depth(row_key) > _depth(key) and all(b is None or a == b for a, b in zip(row_key, key, strict=True))
+        if not (same_level or child) or row_key == key or _depth(row_key) == 0:
+            continue
+        shared = sum(a is not None and a == b for a, b in zip(row_key, key, strict=True))
+        rank = (not child, -shared, int(n) if pd.notna(n) else 10**9)
+        if best is None or rank < best[0]:
+            best = (rank, row_key)
+    if best is None:
+        return None
+    return attack.Label(table, str(fig.wave), best[1], "n" if table in ROW_TABLES else fig.column)
+
+
+# ------------------------------------------------------------------------------------------
+# The pass
+# ------------------------------------------------------------------------------------------
+def _attack(
+    frames: Mapping[str, pd.DataFrame],
+    wave: str,
+    call_threshold: float | None,
+    only: Callable[[attack.Figure], bool] | None,
+    relax: bool = False,
+    explain: bool = False,
+    families: set[str] | None = None,
+) -> list[attack.Pinned]:
+    rel = attack.read_release(
+        {n: f for n, f in frames.items() if n in attack.RELEASED_TABLES}, wave, call_threshold=call_threshold
+    )
+    if not rel.cells:
+        return []
+    return attack.attack_release(rel, only=only, relax=relax, explain=explain, families=families)
+
+
+def protect(
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    call_threshold: float | None = 4.0,
+    waves: Iterable[str] | None = None,
+) -> tuple[dict[str, pd.DataFrame], Outcome]:
+    """Hide further figures until no protected figure of any wave is pinned by the attacker reading
+    all the tables together. Returns the new frames (the inputs are not changed) and what was done."""
+    started = time.perf_counter()
+    out = dict(frames)
+    outcome = Outcome()
+    all_waves = (
+        waves if waves is not None else attack._waves({n: f for n, f in out.items() if n in attack.RELEASED_TABLES})
+    )
+    for wave in [str(w) for w in all_waves]:
+        key = fingerprint(out, wave, call_threshold)
+        if key in _CACHE:
+            sync_driver_items(out, wave, call_threshold)
+            for label in _CACHE[key]:
+                if hide(out, label):
+                    outcome.hidden.append(
+                        f"{label.table} {label.column} at {attack._where(tuple(label.key))} (wave {wave})"
+                    )
+                sync_driver_items(out, wave, call_threshold)
+            log.info("wave %s: pattern replayed from the cache (%d hidden)", wave, len(_CACHE[key]))
+            continue
+        labels: list[attack.Label] = []
+        sync_driver_items(out, wave, call_threshold)
+        recheck: set[tuple] | None = None  # keys whose figures to examine; None = every figure
+        relax = True  # rounds on the linear relaxation (fast) until it pins nothing, then the integer program
+        seen: dict[tuple, int] = {}  # figure -> rounds it has been pinned in
+        blocks: set[str] | None = None  # families to attack again (None: all)
+        stuck = 0  # rounds in a row in which nothing could be hidden
+        for _ in range(MAX_ROUNDS):
+            outcome.rounds += 1
+            only = None if recheck is None else (lambda f, keep=recheck: tuple(f.key) in keep)
+            tick = time.perf_counter()
+            # A figure still pinned after its sibling was hidden is pinned through another breakdown:
+            # ask for its derivation (an LP dual) and hide one of the released figures it names.
+            again = recheck is not None and any(n >= 1 for n in seen.values())
+            pinned = _attack(out, wave, call_threshold, only, relax, explain=again, families=blocks)
+            log.info(
+                "wave %s round %d (%s, %s): %d pinned (%.1f s)",
+                wave,
+                outcome.rounds,
+                "relaxation" if relax else "integer",
+                "all figures" if recheck is None else f"{len(recheck)} units",
+                len(pinned),
+                time.perf_counter() - tick,
+            )
+            if not pinned:
+                if recheck is None and not relax:
+                    break  # the integer program over every figure pins nothing: closed
+                recheck, relax, blocks = None, False, None
+                continue
+            people = _people(out, wave)
+            touched: set[tuple] = set()
+            done: set[tuple] = set()
+            grouped = False
+            for p in pinned:
+                ident_fig = (p.figure.table, tuple(p.figure.key), p.figure.column, p.figure.kind)
+                seen[ident_fig] = seen.get(ident_fig, 0) + 1
+                label = (_choose(p, people) if seen[ident_fig] > 1 else None) or _fallback(out, p.figure)
+                if label is None:
+                    continue  # examined again next round, with its derivation
+                ident = (label.table, tuple(label.key), label.column)
+                if ident in done:
+                    continue
+                done.add(ident)
+                grouped |= label.column == "n" and label.table not in ROW_TABLES
+                if hide(out, label):
+                    labels.append(label)
+                    outcome.hidden.append(
+                        f"{label.table} {label.column} at {attack._where(tuple(label.key))} (wave {wave})"
+                    )
+                    touched.add(tuple(label.key))
+            if not touched:
+                stuck += 1
+                if stuck > 2:
+                    outcome.unresolved += [str(p) for p in pinned]
+                    break
+                recheck = {tuple(p.figure.key) for p in pinned}
+                continue
+            stuck = 0
+            sync_driver_items(out, wave, call_threshold)
+            recheck = {tuple(p.figure.key) for p in pinned} | touched
+            # hiding a group's people adds hidden figures to every family; otherwise only the
+            # systems the pinned figures were found in can change
+            blocks = None if grouped else {f for p in pinned for f in p.block}
+        else:
+            outcome.unresolved += [str(p) for p in _attack(out, wave, call_threshold, None, False)]
+        if not outcome.unresolved:
+            if len(_CACHE) >= _CACHE_MAX:
+                _CACHE.clear()
+            _CACHE[key] = labels
+    if "rel_metrics" in out and outcome.hidden and {"shrunk", "change"} <= set(out["rel_metrics"].columns):
+        from pipelines.metrics import released as metrics
+
+        df = metrics.derive_metrics(out["rel_metrics"])
+        privacy._null(df, df["suppressed"].to_numpy(dtype=bool), _value_columns(df))
+        out["rel_metrics"] = df
+    outcome.seconds = time.perf_counter() - started
+    return out, outcome

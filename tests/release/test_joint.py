@@ -1,0 +1,109 @@
+"""The joint protection pass (pipelines.release.joint): tables that are safe one by one, pinned
+together, closed by hiding more; checked by the attacker's integer program and by plain arithmetic."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipelines.release import attack, joint
+
+W = "2026"
+
+
+def _row(level, site=None, department=None, role=None, **values) -> dict:
+    return {"wave": W, "site": site, "department": department, "role": role, "level": level, **values}
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    """A department of 3 roles: 8 nurses (1 burnt out), 9 physicians (4), 7 residents (3), 24 in all (8).
+    rel_metrics shows the department and physicians and residents exactly and bands the nurses
+    ("≤15%"); taken alone each row obeys the rules, but 8 − 4 − 3 = 1 pins the nurses' band."""
+    cells = [("nurse", 8, 1), ("physician", 9, 4), ("resident", 7, 3)]
+    groups = [_row("organisation", n=24, suppressed=False), _row("department", "S", "D", n=24, suppressed=False)]
+    groups += [_row("department_role", "S", "D", r, n=n, suppressed=False) for r, n, _ in cells]
+    groups += [_row("role", role=r, n=n, suppressed=False) for r, n, _ in cells]
+    groups += [_row("site", "S", n=24, suppressed=False)]
+    groups += [_row("site_role", "S", role=r, n=n, suppressed=False) for r, n, _ in cells]
+    metrics = []
+    for g in groups:
+        role = g["role"]
+        n = g["n"]
+        s = {r: x for r, _, x in cells}.get(role, 8)
+        banded = role == "nurse"
+        metrics.append(
+            {
+                **g,
+                "metric": "burnout",
+                "stat": "rate",
+                "answered": n,
+                "value": None if banded else s / n,
+                "display": "≤15%" if banded else f"{100 * s / n:.1f}%",
+            }
+        )
+    g = pd.DataFrame(groups)
+    g["n"] = g["n"].astype("Int64")
+    m = pd.DataFrame(metrics)
+    m["n"] = m["n"].astype("Int64")
+    m["answered"] = m["answered"].astype("Int64")
+    m["value"] = m["value"].astype("Float64")
+    return {"rel_groups": g, "rel_metrics": m}
+
+
+def _pinned(tables) -> list[attack.Pinned]:
+    return attack.attack_release(attack.read_release(tables, W))
+
+
+def test_the_two_tables_pin_the_band_and_joint_protection_closes_it() -> None:
+    tables = _tables()
+    m = tables["rel_metrics"]
+    dept = m[(m["level"] == "department")].iloc[0]
+    kids = m[(m["level"] == "department_role") & m["value"].notna()]
+    # by hand: the department's 8 burnt out minus the exact roles leaves exactly 1 nurse
+    assert (
+        round(dept["value"] * dept["answered"]) - sum(round(v * a) for v, a in zip(kids["value"], kids["answered"]))
+        == 1
+    )
+    assert any(p.figure.kind == "band" and p.figure.key == ("S", "D", "nurse") for p in _pinned(tables))
+
+    protected, outcome = joint.protect(tables, call_threshold=None)
+    assert outcome.unresolved == []
+    assert outcome.hidden, "something more must be hidden"
+    assert _pinned(protected) == []
+    # the organisation is never what is hidden, and the inputs are not changed
+    org = protected["rel_metrics"][protected["rel_metrics"]["level"] == "organisation"]
+    assert not org["suppressed"].any()
+    assert tables["rel_metrics"]["suppressed"].sum() == 0
+
+
+def test_a_second_identical_build_replays_the_pattern() -> None:
+    tables = _tables()
+    first, _ = joint.protect(tables, call_threshold=None)
+    again, outcome = joint.protect(tables, call_threshold=None)
+    pd.testing.assert_frame_equal(first["rel_metrics"], again["rel_metrics"])
+    assert outcome.rounds == 0  # replayed from the cache, no attack
+
+
+def test_driver_item_share_follows_the_metric_pattern() -> None:
+    """A one-item driver share is the item's rate: hidden wherever rel_metrics hides the item."""
+    tables = _tables()
+    m = tables["rel_metrics"].copy()
+    m["metric"] = "unfav_feel_valued"
+    hide = (m["level"] == "department_role") & (m["role"] == "physician")
+    m.loc[hide, ["value", "answered", "n"]] = None
+    m.loc[hide, "suppressed"] = True
+    m.loc[hide, "display"] = "hidden"
+    tables["rel_metrics"] = m
+    d = tables["rel_groups"].copy()
+    d["feel_valued_unfavourable"] = 0.5
+    d["feel_valued_unfavourable_answered"] = d["n"]
+    d["feel_valued_unfavourable_display"] = "50.0%"
+    tables["rel_driver_importance"] = d
+    joint.sync_driver_items(tables, W, None)
+    out = tables["rel_driver_importance"]
+    row = out[(out["level"] == "department_role") & (out["role"] == "physician")].iloc[0]
+    assert (
+        pd.isna(row["feel_valued_unfavourable"])
+        and row["feel_valued_unfavourable_display"] == "hidden to protect confidentiality"
+    )
+    other = out[(out["level"] == "department_role") & (out["role"] == "resident")].iloc[0]
+    assert other["feel_valued_unfavourable"] == 0.5
