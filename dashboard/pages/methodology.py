@@ -6,7 +6,8 @@ import streamlit as st
 from dashboard import data, queries
 from pipelines import charts, contract, scenarios
 from pipelines.models import assumptions, drivers, risk  # noqa: F401
-from pipelines.release import privacy
+from pipelines.release import history as release_history
+from pipelines.release import joint, privacy
 from pipelines.store.settings import SETTINGS_BY_KEY
 
 st.title("Methodology")
@@ -53,6 +54,10 @@ with tabs[2]:
 with tabs[3]:
     st.markdown(f"The anonymity threshold is **{k}** respondents now (set on the Settings page, never below 3).")
     st.markdown(privacy.__doc__)
+    st.subheader("All tables together: the attacker's test")
+    st.markdown(joint.__doc__)
+    st.subheader("From one build to the next")
+    st.markdown(release_history.__doc__)
 with tabs[4]:
     st.dataframe(queries.benchmarks(), hide_index=True)
 with tabs[5]:

@@ -334,6 +334,45 @@ def _fallback(frames: Mapping[str, pd.DataFrame], fig: attack.Figure) -> attack.
     return attack.Label(table, str(fig.wave), best[1], "n" if table in ROW_TABLES else fig.column)
 
 
+def close_structure(frames: dict[str, pd.DataFrame], wave: str) -> list[attack.Label]:
+    """The table-by-table rule the audit also checks (privacy.check_released): a visible parent never has
+    a single hidden child with nothing else unexplained (parent minus visible children would be its
+    count). Hiding one metric row of a group can leave that pattern behind; hide the next smallest
+    visible child until none is left. Returns what was hidden."""
+    hidden: list[attack.Label] = []
+    df = frames.get("rel_metrics")
+    if df is None or df.empty:
+        return hidden
+    changed = True
+    while changed:
+        changed = False
+        df = frames["rel_metrics"]
+        sub_all = df[df["wave"].astype("str") == wave]
+        for metric, rows in sub_all.groupby("metric", sort=True).indices.items():
+            sub = sub_all.iloc[rows].reset_index(drop=True)
+            count = sub["answered"].fillna(0).astype("int64").to_numpy()
+            hid = sub["suppressed"].fillna(True).to_numpy(dtype=bool)
+            keys = privacy._keys(sub, list(DIMS))
+            for p, ch in privacy.relations(sub):
+                if hid[p]:
+                    continue
+                kids_hidden = [c for c in ch if hid[c]]
+                diff = count[p] - sum(count[c] for c in ch if not hid[c])
+                if len(kids_hidden) == 1 and diff > 0:
+                    visible = [c for c in ch if not hid[c]]
+                    if not visible:
+                        continue
+                    c = min(visible, key=lambda c: (count[c], c))
+                    label = attack.Label("rel_metrics", wave, keys[c], str(metric))
+                    if hide(frames, label):
+                        hidden.append(label)
+                        changed = True
+                        break
+            if changed:
+                break
+    return hidden
+
+
 # ------------------------------------------------------------------------------------------
 # The pass
 # ------------------------------------------------------------------------------------------
@@ -405,6 +444,14 @@ def protect(
                 time.perf_counter() - tick,
             )
             if not pinned:
+                closed = close_structure(out, wave)
+                if closed:
+                    labels += closed
+                    outcome.hidden += [
+                        f"{lab.table} {lab.column} at {attack._where(tuple(lab.key))} (wave {wave})" for lab in closed
+                    ]
+                    recheck, blocks = {tuple(lab.key) for lab in closed}, None
+                    continue
                 if recheck is None and not relax:
                     break  # the integer program over every figure pins nothing: closed
                 recheck, relax, blocks = None, False, None
