@@ -231,16 +231,29 @@ def sync_driver_items(frames: dict[str, pd.DataFrame], wave: str, call_threshold
         return 0
     sub = metrics[(metrics["wave"].astype("str") == wave) & metrics["suppressed"].fillna(True).astype(bool)]
     hidden = set(zip(sub["metric"].astype("str"), privacy._keys(sub, list(DIMS)), strict=True))
-    dsub = drivers[drivers["wave"].astype("str") == wave]
-    keys = privacy._keys(dsub, list(DIMS))
+    in_wave = np.array((drivers["wave"].astype("str") == wave).to_numpy(dtype=bool))
+    row_visible = in_wave & ~drivers["suppressed"].fillna(True).to_numpy(dtype=bool)
+    keys = privacy._keys(drivers, list(DIMS))
     changed = 0
+    df = drivers
     for col, items in attack.pooled_items(call_threshold).items():
-        if len(items) != 1 or col not in drivers.columns:
+        if len(items) != 1 or col not in df.columns:
             continue
         names = _aliases_of(items[0])
-        for key in keys:
-            if any((m, key) in hidden for m in names):
-                changed += hide_share(frames, "rel_driver_importance", wave, key, col)
+        display = f"{col}_display"
+        shown = df[col].notna().to_numpy()
+        if display in df.columns:
+            text = df[display].astype("str").fillna("")
+            shown = shown | (text.ne("") & text.ne(privacy.SUPPRESSED_TEXT)).to_numpy()
+        rows = row_visible & shown
+        rows &= np.array([any((m, key) in hidden for m in names) for key in keys], dtype=bool)
+        if not rows.any():
+            continue
+        own = [c for c in df.columns if c.startswith(f"{col}_") and c != display]
+        df = _null(df, rows, [col, *own])
+        df = _set_text(df, rows, display, privacy.SUPPRESSED_TEXT)
+        changed += int(rows.sum())
+    frames["rel_driver_importance"] = df
     return changed
 
 
