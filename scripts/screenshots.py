@@ -118,7 +118,7 @@ def launch_browser() -> Iterator[object]:
             browser.close()
 
 
-def wait_for_app(page, timeout: float = 120.0) -> None:
+def wait_for_app(page, timeout: float = 600.0) -> None:
     """Wait until the script run finished (the app sets data-test-script-state) and charts drew."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
     # a run may start a moment after load; give it the chance, then wait for it to end
