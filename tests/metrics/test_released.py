@@ -303,20 +303,14 @@ def test_cli_build_metrics_and_audit(db_file: str, capsys: pytest.CaptureFixture
     assert "95% interval" in text and "Surgery" in text and "South" not in text
     assert _run(["audit-privacy", "--db", db_file, "--no-attack"]) == 0
     assert "no recoverable suppressed cells" in capsys.readouterr().out
-    # The attacker (run by default) still pins figures of this fixture in the categories the build
-    # does not protect jointly yet (rates and bands of rel_metrics: docs/security.md, status); it must
-    # say so, name the figures, and pin no count of people (the secondary suppression covers those).
-    assert _run(["audit-privacy", "--db", db_file]) == 1
+    # The attacker (run by default) over the stored release: the build protected every table together,
+    # so it pins nothing (issue 11); one wave at a time too.
+    assert _run(["audit-privacy", "--db", db_file]) == 0
     out = capsys.readouterr().out
-    summary = out.split("by category:")[1]
-    categories = dict(line.strip().rsplit(": ", 1) for line in summary.strip().splitlines())
-    assert set(categories) == {"rel_metrics pinned (band)", "rel_metrics pinned (hidden count)"}
-    assert "hidden n" not in out
-    assert "rel_metrics joyful at East/Clinic/physician (department_role, wave 2024): hidden count is exactly 0" in out
-    # One wave at a time, and a time budget that runs out is reported as unchecked, never as passed.
-    assert _run(["audit-privacy", "--db", db_file, "--wave", "2025"]) == 1
-    out = capsys.readouterr().out
-    assert "wave 2025" in out and "wave 2024" not in out
+    assert "no pinned protected figure" in out and "pinned" not in out.replace("no pinned", "")
+    assert _run(["audit-privacy", "--db", db_file, "--wave", "2025"]) == 0
+    capsys.readouterr()
+    # A time budget that runs out is reported as unchecked, never as passed.
     assert _run(["audit-privacy", "--db", db_file, "--wave", "2025", "--time-budget", "0"]) == 1
     out = capsys.readouterr().out
     assert "[unchecked] wave 2025" in out and "release unchecked: 1" in out
