@@ -129,6 +129,16 @@ def _set_text(df: pd.DataFrame, rows: np.ndarray, col: str, text: str | None) ->
     return df
 
 
+def _suppress_rows(df: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The rows as a suppressed row is stored: no value, `suppressed`, no band text, the hidden text."""
+    df = _null(df, rows, _value_columns(df))
+    df["suppressed"] = df["suppressed"].astype("boolean")
+    df.loc[rows, "suppressed"] = True
+    for col in [c for c in df.columns if c.endswith("_display")]:
+        df = _set_text(df, rows, col, None)
+    return _set_text(df, rows, "display", privacy.SUPPRESSED_TEXT)
+
+
 def hide_group(frames: dict[str, pd.DataFrame], wave: str, key: tuple) -> int:
     """Hide a group's people (and everything shown about them) in every table that releases them.
     Returns the number of rows newly hidden."""
@@ -141,13 +151,7 @@ def hide_group(frames: dict[str, pd.DataFrame], wave: str, key: tuple) -> int:
         if not rows.any():
             continue
         changed += int(rows.sum())
-        df = _null(df, rows, _value_columns(df))
-        df["suppressed"] = df["suppressed"].astype("boolean")
-        df.loc[rows, "suppressed"] = True
-        for col in [c for c in df.columns if c.endswith("_display")]:
-            df = _set_text(df, rows, col, None)
-        df = _set_text(df, rows, "display", privacy.SUPPRESSED_TEXT)
-        frames[name] = df
+        frames[name] = _suppress_rows(df, rows)
     return changed
 
 
@@ -174,11 +178,7 @@ def hide_metric(frames: dict[str, pd.DataFrame], wave: str, key: tuple, metric: 
     )
     if not rows.any():
         return 0
-    df = _null(df, rows, _value_columns(df))
-    df["suppressed"] = df["suppressed"].astype("boolean")
-    df.loc[rows, "suppressed"] = True
-    df = _set_text(df, rows, "display", privacy.SUPPRESSED_TEXT)
-    frames["rel_metrics"] = df
+    frames["rel_metrics"] = _suppress_rows(df, rows)
     return int(rows.sum())
 
 
@@ -190,13 +190,7 @@ def hide_row(frames: dict[str, pd.DataFrame], name: str, wave: str, key: tuple) 
     rows = _key_mask(df, wave, key) & ~df["suppressed"].fillna(True).to_numpy(dtype=bool)
     if not rows.any():
         return 0
-    df = _null(df, rows, _value_columns(df))
-    df["suppressed"] = df["suppressed"].astype("boolean")
-    df.loc[rows, "suppressed"] = True
-    for col in [c for c in df.columns if c.endswith("_display")]:
-        df = _set_text(df, rows, col, None)
-    df = _set_text(df, rows, "display", privacy.SUPPRESSED_TEXT)
-    frames[name] = df
+    frames[name] = _suppress_rows(df, rows)
     return int(rows.sum())
 
 
