@@ -453,7 +453,13 @@ class Figure:
         return PEOPLE_INTERVAL if self.kind == "people" else RATE_INTERVAL
 
     def describe(self) -> str:
-        what = {"people": "hidden n", "successes": "hidden count", "failures": "hidden count (not)", "band": "band"}
+        what = {
+            "people": "hidden n",
+            "successes": "hidden count",
+            "failures": "hidden count (not)",
+            "band": "band",
+            "departures": "hidden expected departures",
+        }
         extra = f" {self.display}" if self.display else ""
         return f"{self.table} {self.column} at {_where(self.key)} ({_level(self.key)}, wave {self.wave}): {what[self.kind]}{extra}"
 
@@ -860,6 +866,139 @@ def attack_release(
     return out
 
 
+# ------------------------------------------------------------------------------------------
+# Expected departures and cost exposure (attack 5)
+# ------------------------------------------------------------------------------------------
+DEPARTURE_TABLE = "rel_unit_risk"
+DEPARTURES = "expected_departures"
+COST = "cost_exposure"
+_RANK_TOL = 1e-9
+
+
+def departure_costs(df: pd.DataFrame) -> dict[tuple, float]:
+    """The replacement cost an attacker gives each cell (site × department × role) of one wave of
+    rel_unit_risk: cost exposure over expected departures of the cell's own visible row, else of the
+    narrowest visible row of the same role that contains it (site × role, then the role). With
+    roster costs that differ between departments this is the attacker's estimate; the caller may pass
+    the roster's own figures instead (the stronger attacker)."""
+    rows = _rows(df)
+    ratio = {}
+    for r in rows:
+        ed, ce = r.get(DEPARTURES), r.get(COST)
+        if _visible(r) and ed is not None and ce is not None and ed > 0:
+            ratio[_key(r)] = float(ce) / float(ed)
+    out = {}
+    for r in rows:
+        key = _key(r)
+        if any(v is None for v in key):
+            continue
+        site, _, role = key
+        for k in (key, (site, None, role), (None, None, role)):
+            if k in ratio:
+                out[key] = ratio[k]
+                break
+    return out
+
+
+def _folded(key: tuple) -> tuple:
+    return tuple(None if v is None else str(v).strip().casefold() for v in key)
+
+
+def roster_costs(con, waves: Iterable[str]) -> dict[str, dict[tuple, float]]:
+    """{wave: {cell: replacement cost}} from the warehouse's roster and assumptions: what an attacker
+    who holds the roster knows (the build and the audit both attack with it)."""
+    from pipelines.models import assumptions, risk
+
+    try:
+        by_role = risk.role_costs(assumptions.values(con))
+    except Exception:  # no settings table (a hand-made warehouse): the release's own ratios only
+        return {}
+    out: dict[str, dict[tuple, float]] = {}
+    for wave in waves:
+        try:
+            roster = risk.load_roster(con, wave or None)
+        except Exception:  # no roster table
+            return out
+        if roster is None or roster.empty:
+            continue
+        costs = {}
+        for site, department, role, cost in roster[["site", "department", "role", "replacement_cost"]].itertuples(
+            index=False
+        ):
+            own = cost is not None and cost == cost
+            costs[_folded((site, department, role))] = float(cost) if own else by_role.get(str(role), float("nan"))
+        out[wave] = costs
+    return out
+
+
+def attack_departures(
+    tables: Mapping[str, pd.DataFrame], wave: str, *, costs: Mapping[tuple, float] | None = None
+) -> list[Pinned]:
+    """Hidden units of rel_unit_risk whose expected departures an attacker derives exactly.
+
+    Expected departures (ED) add up over cells; cost exposure (CE) is ED weighted by each cell's
+    replacement cost. Read as a linear system over the cells' unknown ED, every visible ED is
+    Σ ED_c = value and every visible CE is Σ cost_c·ED_c = value. A hidden unit's ED is pinned when
+    its cells' indicator lies in the span of the visible rows (then ED, and with the roster headcount
+    the unit's mean predicted risk, follow exactly, whatever the bounds): two figures of one parent,
+    its ED and its CE, separate two hidden children of different costs. Linear algebra on a few
+    hundred cells, so it runs on every build; `sources` names the visible figures the derivation uses."""
+    df = tables.get(DEPARTURE_TABLE)
+    if df is None or df.empty or DEPARTURES not in df.columns:
+        return []
+    df = df[df["wave"].astype("str").fillna("") == wave]
+    rows = _rows(df)
+    cells = sorted({_key(r) for r in rows if all(v is not None for v in _key(r))}, key=lambda k: tuple(map(str, k)))
+    if not cells:
+        return []
+    index = {c: i for i, c in enumerate(cells)}
+    cost = dict(departure_costs(df))
+    known = {_folded(k): v for k, v in (costs or {}).items() if v == v}
+    cost.update({c: known[_folded(c)] for c in cells if _folded(c) in known})
+
+    def members(key: tuple) -> list[int]:
+        return [i for c, i in index.items() if all(k is None or k == v for k, v in zip(key, c, strict=True))]
+
+    eqs, labels = [], []
+    hidden = []
+    for r in rows:
+        key, idx = _key(r), members(_key(r))
+        if not idx:
+            continue
+        if not _visible(r) or r.get(DEPARTURES) is None:
+            hidden.append((key, idx))
+            continue
+        v = np.zeros(len(cells))
+        v[idx] = 1.0
+        eqs.append(v)
+        labels.append(Label(DEPARTURE_TABLE, wave, key, DEPARTURES))
+        if r.get(COST) is not None and all(cells[i] in cost for i in idx):
+            w = np.zeros(len(cells))
+            w[idx] = [cost[cells[i]] for i in idx]
+            eqs.append(w / np.linalg.norm(w))
+            labels.append(Label(DEPARTURE_TABLE, wave, key, COST))
+    if not eqs or not hidden:
+        return []
+    A = np.vstack(eqs)
+    A_pinv = np.linalg.pinv(A, rcond=_RANK_TOL)
+    out = []
+    for key, idx in hidden:
+        v = np.zeros(len(cells))
+        v[idx] = 1.0
+        y = v @ A_pinv  # the combination of visible figures closest to the hidden unit
+        if np.linalg.norm(y @ A - v) > 1e-6 * np.linalg.norm(v):
+            continue  # not in their span: not derivable
+        used = [labels[i] for i in np.flatnonzero(np.abs(y) > 1e-9)]
+        text = "a combination of " + ", ".join(
+            str(lab) + (f" {lab.column}" if lab.column == COST else "") for lab in used[:6]
+        )
+        if len(used) > 6:
+            text += f" and {len(used) - 6} more"
+        fig = Figure(DEPARTURE_TABLE, wave, key, DEPARTURES, "departures")
+        out.append(Pinned(fig, 0, 0, text, tuple(used), (DEPARTURES,)))
+    return out
+
+
 def _waves(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     found: set[str] = set()
     for df in tables.values():
@@ -883,9 +1022,11 @@ def attack(
     call_threshold: float | None = 4.0,
     waves: Iterable[str] | None = None,
     budget: float | None = None,
+    costs: Mapping[str, Mapping[tuple, float]] | None = None,
 ) -> Report:
     """Attack released frames {table name: frame}, one wave at a time.
 
+    costs: {wave: {cell: replacement cost}} the attacker knows (a roster); else inferred from the release.
     waves: only these waves (default: all). budget: seconds per wave; blocks of a wave not started
     within it are listed in Report.unchecked (the people block always comes first)."""
     started = time.perf_counter()
@@ -902,12 +1043,14 @@ def attack(
         skipped: list[list[str]] = []
         deadline = None if budget is None else time.perf_counter() + float(budget)
         found = attack_release(rel, deadline=deadline, skipped=skipped)
+        found += attack_departures(tables, wave, costs=(costs or {}).get(wave))
         pinned += found
         if skipped:
             unchecked[wave] = skipped
         count += sum(1 for s in rel.shares if s.kind in ("hidden", "band")) + sum(
             1 for c in rel.counts if c.value is None
         )
+        count += sum(1 for c in rel.counts if c.table == DEPARTURE_TABLE and c.value is None)
     return Report(pinned, time.perf_counter() - started, count, unchecked)
 
 
@@ -936,4 +1079,6 @@ def attack_stored(con, *, waves: Iterable[str] | None = None, budget: float | No
         threshold = float(assumptions.values(con)["lever_call_threshold"])
     except Exception:  # no settings table (a hand-made warehouse): assume the default
         threshold = 4.0
-    return attack(read_stored(con), call_threshold=threshold, waves=waves, budget=budget)
+    tables = read_stored(con)
+    costs = roster_costs(con, _waves(tables))
+    return attack(tables, call_threshold=threshold, waves=waves, budget=budget, costs=costs)

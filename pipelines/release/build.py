@@ -23,7 +23,7 @@ from pipelines.metrics import reference
 from pipelines.metrics import released as metrics
 from pipelines.models import build as models_build
 from pipelines.models.turnover import produce_turnover
-from pipelines.release import history, joint, privacy, publish, tables
+from pipelines.release import attack, history, joint, privacy, publish, tables
 from pipelines.release.tables import TABLE_NAME, BuildContext, Released
 from pipelines.store import warehouse
 
@@ -149,8 +149,12 @@ def protect_jointly(con: duckdb.DuckDBPyConnection, tables: list[Released], ctx:
     held = dict(guarded.held_back)
     ctx.after_write.append(lambda write_con: history.store_holds(write_con, held))
     ctx.joint.append(guarded)
-    protected, outcome = joint.protect(frames, call_threshold=call_threshold(con))
+    costs = attack.roster_costs(con, attack._waves(frames))  # the attacker holds the roster (attack 5)
+    protected, outcome = joint.protect(
+        frames, call_threshold=call_threshold(con), known=stored_patterns(con), costs=costs
+    )
     ctx.joint.append(outcome)
+    ctx.after_write.append(lambda write_con: store_patterns(write_con, outcome.patterns))
     if outcome.unresolved:
         raise ValueError("Joint protection could not close the release: " + "; ".join(outcome.unresolved[:3]))
     out = []
@@ -159,6 +163,27 @@ def protect_jointly(con: duckdb.DuckDBPyConnection, tables: list[Released], ctx:
         _validate(table, ctx)
         out.append(table)
     return out
+
+
+def stored_patterns(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
+    """The joint-protection patterns earlier builds stored, by fingerprint (see joint.protect)."""
+    try:
+        rows = con.execute("select fingerprint, labels from release_patterns").fetchall()
+    except duckdb.CatalogException:  # a hand-made warehouse without migrations
+        return {}
+    return {fingerprint: joint.labels_from_json(text) for fingerprint, text in rows}
+
+
+def store_patterns(con: duckdb.DuckDBPyConnection, patterns: dict[str, tuple[str, list]]) -> None:
+    """Keep each wave's pattern for the next build; waves gone are forgotten (inside the write transaction)."""
+    try:
+        con.execute("delete from release_patterns")
+    except duckdb.CatalogException:
+        return
+    con.executemany(
+        "insert into release_patterns values (?, ?, ?, current_timestamp)",
+        [[wave, fingerprint, joint.labels_to_json(labels)] for wave, (fingerprint, labels) in patterns.items()],
+    )
 
 
 def _summary(tables: list[Released], ctx: BuildContext, started: float, dropped: list[str]) -> BuildSummary:

@@ -32,6 +32,7 @@ runs the same program over the stored release and must find nothing.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -79,6 +80,14 @@ def fingerprint(frames: Mapping[str, pd.DataFrame], wave: str, call_threshold: f
     return digest.hexdigest()
 
 
+def labels_to_json(labels: Iterable[attack.Label]) -> str:
+    return json.dumps([[lab.table, lab.wave, list(lab.key), lab.column] for lab in labels])
+
+
+def labels_from_json(text: str) -> list[attack.Label]:
+    return [attack.Label(table, wave, tuple(key), column) for table, wave, key, column in json.loads(text)]
+
+
 @dataclass
 class Outcome:
     """What the joint pass did, for the build summary and the tests."""
@@ -87,6 +96,7 @@ class Outcome:
     hidden: list[str] = field(default_factory=list)  # "table column at unit (wave)" per figure hidden
     seconds: float = 0.0
     unresolved: list[str] = field(default_factory=list)  # pinned figures left (empty unless it gave up)
+    patterns: dict[str, tuple[str, list]] = field(default_factory=dict)  # wave -> (fingerprint, labels hidden)
 
     def __str__(self) -> str:
         text = f"joint protection: {len(self.hidden)} more figure(s) hidden in {self.rounds} round(s), {self.seconds:.1f} s"
@@ -265,6 +275,10 @@ def hide(frames: dict[str, pd.DataFrame], label: attack.Label) -> int:
         return hide_metric(frames, wave, key, column)
     if table == "rel_driver_importance" and column != "n":
         return hide_share(frames, table, wave, key, column.removesuffix("_answered"))
+    if table == attack.DEPARTURE_TABLE and column in (attack.DEPARTURES, attack.COST):
+        # expected departures go with the cost exposure computed from them
+        columns = (attack.DEPARTURES, attack.COST) if column == attack.DEPARTURES else (attack.COST,)
+        return sum(hide_share(frames, table, wave, key, c) for c in columns)
     return hide_group(frames, wave, key)
 
 
@@ -380,6 +394,44 @@ def close_structure(frames: dict[str, pd.DataFrame], wave: str) -> list[attack.L
     return hidden
 
 
+def _departure_source(pinned: attack.Pinned) -> attack.Label | None:
+    """What to hide for a pinned expected-departures figure: the cost exposure of its narrowest
+    visible ancestor the derivation uses (the role-cost split that separates its cells), else any
+    cost exposure it uses, else the narrowest expected departures it uses."""
+    key = tuple(pinned.figure.key)
+
+    def rank(lab: attack.Label) -> tuple:
+        lk = tuple(lab.key)
+        ancestor = all(a is None or a == b for a, b in zip(lk, key, strict=True))
+        return (lab.column != attack.COST, not ancestor, -_depth(lk), str(lab))
+
+    usable = [lab for lab in pinned.sources if isinstance(lab, attack.Label) and _depth(tuple(lab.key)) >= 0]
+    return min(usable, key=rank) if usable else None
+
+
+def close_departures(
+    frames: dict[str, pd.DataFrame], wave: str, costs: Mapping[tuple, float] | None = None
+) -> list[attack.Label]:
+    """Attack 5: hide cost exposures (then expected departures) until no hidden unit's expected
+    departures follow from the released ones (`attack.attack_departures`). Returns what was hidden."""
+    hidden: list[attack.Label] = []
+    for _ in range(MAX_ROUNDS):
+        pinned = attack.attack_departures(frames, wave, costs=costs)
+        if not pinned:
+            return hidden
+        done: set[tuple] = set()
+        for p in pinned:
+            label = _departure_source(p)
+            if label is None or (label.column, tuple(label.key)) in done:
+                continue
+            done.add((label.column, tuple(label.key)))
+            if hide(frames, label):
+                hidden.append(label)
+        if not done:
+            break
+    return hidden
+
+
 # ------------------------------------------------------------------------------------------
 # The pass
 # ------------------------------------------------------------------------------------------
@@ -400,109 +452,232 @@ def _attack(
     return attack.attack_release(rel, only=only, relax=relax, explain=explain, families=families)
 
 
+def _wave_frames(frames: Mapping[str, pd.DataFrame], wave: str) -> dict[str, pd.DataFrame]:
+    """The rows of one wave of every table the attacker reads (what a worker process needs)."""
+    out = {}
+    for name, df in frames.items():
+        if name in attack.RELEASED_TABLES and df is not None and not df.empty and "wave" in df.columns:
+            out[name] = df[df["wave"].astype("str") == wave].reset_index(drop=True)
+    return out
+
+
+def _describe(label: attack.Label, wave: str) -> str:
+    return f"{label.table} {label.column} at {attack._where(tuple(label.key))} (wave {wave})"
+
+
+def _replay(out: dict[str, pd.DataFrame], wave: str, labels: Iterable[attack.Label], call_threshold, outcome) -> None:
+    """Hide a wave's pattern found before (same input, same code: the same result as searching again).
+    Every step only hides, so the driver items are synchronised once, before and after."""
+    sync_driver_items(out, wave, call_threshold)
+    labels = list(labels)
+    metric_rows = [lab for lab in labels if lab.table == "rel_metrics" and lab.column not in ("n", "answered")]
+    if metric_rows and out.get("rel_metrics") is not None:
+        # one pass over rel_metrics for all of them (the same rows hide_metric would hide, one by one)
+        df = out["rel_metrics"]
+        in_wave = (df["wave"].astype("str").fillna("") == wave).to_numpy(dtype=bool)
+        open_rows = in_wave & ~df["suppressed"].fillna(True).to_numpy(dtype=bool)
+        where: dict[tuple, list[int]] = {}
+        for i, key in zip(np.flatnonzero(open_rows), privacy._keys(df[open_rows], list(DIMS)), strict=True):
+            where.setdefault(tuple(None if v is None else str(v) for v in key), []).append(int(i))
+        metric = df["metric"].astype("str").to_numpy(dtype=object)
+        rows = np.zeros(len(df), dtype=bool)
+        for lab in metric_rows:
+            names = _aliases_of(lab.column)
+            hit = [i for i in where.get(tuple(lab.key), []) if metric[i] in names and not rows[i]]
+            if hit:
+                rows[hit] = True
+                outcome.hidden.append(_describe(lab, wave))
+        if rows.any():
+            out["rel_metrics"] = _suppress_rows(df, rows)
+        labels = [lab for lab in labels if lab not in metric_rows]
+    for label in labels:
+        if hide(out, label):
+            outcome.hidden.append(_describe(label, wave))
+    sync_driver_items(out, wave, call_threshold)
+
+
+def protect_wave(
+    frames: Mapping[str, pd.DataFrame],
+    wave: str,
+    call_threshold: float | None = 4.0,
+    costs: Mapping[tuple, float] | None = None,
+) -> tuple[list[attack.Label], Outcome]:
+    """Search one wave's pattern: the figures to hide, in order, until the attacker pins nothing.
+    Works on (and changes) a copy of the frames; returns the labels hidden and what was done."""
+    started = time.perf_counter()
+    out = dict(frames)
+    outcome = Outcome()
+    labels: list[attack.Label] = []
+    sync_driver_items(out, wave, call_threshold)
+    recheck: set[tuple] | None = None  # keys whose figures to examine; None = every figure
+    relax = True  # rounds on the linear relaxation (fast) until it pins nothing, then the integer program
+    seen: dict[tuple, int] = {}  # figure -> rounds it has been pinned in
+    blocks: set[str] | None = None  # families to attack again (None: all)
+    stuck = 0  # rounds in a row in which nothing could be hidden
+    for _ in range(MAX_ROUNDS):
+        outcome.rounds += 1
+        only = None if recheck is None else (lambda f, keep=recheck: tuple(f.key) in keep)
+        tick = time.perf_counter()
+        # A figure still pinned after its sibling was hidden is pinned through another breakdown:
+        # ask for its derivation (an LP dual) and hide one of the released figures it names.
+        again = recheck is not None and any(n >= 1 for n in seen.values())
+        pinned = _attack(out, wave, call_threshold, only, relax, explain=again, families=blocks)
+        log.info(
+            "wave %s round %d (%s, %s): %d pinned (%.1f s)",
+            wave,
+            outcome.rounds,
+            "relaxation" if relax else "integer",
+            "all figures" if recheck is None else f"{len(recheck)} units",
+            len(pinned),
+            time.perf_counter() - tick,
+        )
+        if not pinned:
+            closed = close_structure(out, wave)
+            if closed:
+                labels += closed
+                outcome.hidden += [_describe(lab, wave) for lab in closed]
+                recheck, blocks = {tuple(lab.key) for lab in closed}, None
+                continue
+            if recheck is None and not relax:
+                break  # the integer program over every figure pins nothing: closed
+            recheck, relax, blocks = None, False, None
+            continue
+        people = _people(out, wave)
+        touched: set[tuple] = set()
+        done: set[tuple] = set()
+        grouped = False
+        for p in pinned:
+            ident_fig = (p.figure.table, tuple(p.figure.key), p.figure.column, p.figure.kind)
+            seen[ident_fig] = seen.get(ident_fig, 0) + 1
+            label = (_choose(p, people) if seen[ident_fig] > 1 else None) or _fallback(out, p.figure)
+            if label is None:
+                continue  # examined again next round, with its derivation
+            ident = (label.table, tuple(label.key), label.column)
+            if ident in done:
+                continue
+            done.add(ident)
+            grouped |= label.column == "n" and label.table not in ROW_TABLES
+            if hide(out, label):
+                labels.append(label)
+                outcome.hidden.append(_describe(label, wave))
+                touched.add(tuple(label.key))
+        if not touched:
+            stuck += 1
+            if stuck > 2:
+                outcome.unresolved += [str(p) for p in pinned]
+                break
+            recheck = {tuple(p.figure.key) for p in pinned}
+            continue
+        stuck = 0
+        sync_driver_items(out, wave, call_threshold)
+        recheck = {tuple(p.figure.key) for p in pinned} | touched
+        # hiding a group's people adds hidden figures to every family; otherwise only the
+        # systems the pinned figures were found in can change
+        blocks = None if grouped else {f for p in pinned for f in p.block}
+    else:
+        outcome.unresolved += [str(p) for p in _attack(out, wave, call_threshold, None, False)]
+    # expected departures and cost exposure: hiding them changes no figure of the integer program
+    closed = close_departures(out, wave, costs)
+    labels += closed
+    outcome.hidden += [_describe(lab, wave) for lab in closed]
+    outcome.unresolved += [str(p) for p in attack.attack_departures(out, wave, costs=costs)]
+    outcome.seconds = time.perf_counter() - started
+    return labels, outcome
+
+
+def _search(jobs: list[tuple], workers: int) -> list[tuple[list[attack.Label], Outcome]]:
+    """Search the waves' patterns, several at once in worker processes when there are several waves
+    and cores. A worker is a fresh `python -m pipelines.release.joint JOB RESULT` (no fork of the
+    caller, which may be the app's threaded server; no re-import of the caller's main script)."""
+    workers = max(1, min(workers, len(jobs)))
+    if workers == 1:
+        return [protect_wave(*job) for job in jobs]
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(job: tuple) -> tuple[list[attack.Label], Outcome]:
+        with tempfile.TemporaryDirectory(prefix="clinret-joint-") as tmp:
+            src, dst = Path(tmp) / "job.pickle", Path(tmp) / "result.pickle"
+            src.write_bytes(pickle.dumps(job))
+            done = subprocess.run(
+                [sys.executable, "-m", "pipelines.release.joint", str(src), str(dst)],
+                stdout=subprocess.DEVNULL,  # HiGHS writes stray lines to stdout
+                stderr=subprocess.PIPE,
+                cwd=Path(__file__).resolve().parents[2],
+                check=False,
+            )
+            if done.returncode or not dst.exists():
+                tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
+                raise RuntimeError(f"joint protection worker for wave {job[1]} failed: {' / '.join(tail)}")
+            return pickle.loads(dst.read_bytes())  # our own file, written by our own worker
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run, jobs))
+
+
+def default_workers() -> int:
+    """Worker processes for the pattern search: CLINRET_BUILD_WORKERS, else the cores available."""
+    import os
+
+    value = os.environ.get("CLINRET_BUILD_WORKERS", "").strip()
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def protect(
     frames: Mapping[str, pd.DataFrame],
     *,
     call_threshold: float | None = 4.0,
     waves: Iterable[str] | None = None,
+    known: Mapping[str, list[attack.Label]] | None = None,
+    workers: int | None = None,
+    costs: Mapping[str, Mapping[tuple, float]] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], Outcome]:
     """Hide further figures until no protected figure of any wave is pinned by the attacker reading
-    all the tables together. Returns the new frames (the inputs are not changed) and what was done."""
+    all the tables together. Returns the new frames (the inputs are not changed) and what was done.
+
+    `known`: patterns found before, by fingerprint (the build passes those stored in the warehouse,
+    so a rebuild with nothing changed replays them instead of attacking again); `outcome.patterns`
+    holds every wave's {wave: (fingerprint, labels)} for the caller to store. Waves not known are
+    searched independently (a hide only touches its own wave), in `workers` processes. `costs`:
+    {wave: {cell: replacement cost}} an attacker holding the roster knows (attack.roster_costs)."""
     started = time.perf_counter()
     out = dict(frames)
     outcome = Outcome()
     all_waves = (
         waves if waves is not None else attack._waves({n: f for n, f in out.items() if n in attack.RELEASED_TABLES})
     )
-    for wave in [str(w) for w in all_waves]:
-        key = fingerprint(out, wave, call_threshold)
-        if key in _CACHE:
-            sync_driver_items(out, wave, call_threshold)
-            for label in _CACHE[key]:
-                if hide(out, label):
-                    outcome.hidden.append(
-                        f"{label.table} {label.column} at {attack._where(tuple(label.key))} (wave {wave})"
-                    )
-                sync_driver_items(out, wave, call_threshold)
-            log.info("wave %s: pattern replayed from the cache (%d hidden)", wave, len(_CACHE[key]))
-            continue
-        labels: list[attack.Label] = []
-        sync_driver_items(out, wave, call_threshold)
-        recheck: set[tuple] | None = None  # keys whose figures to examine; None = every figure
-        relax = True  # rounds on the linear relaxation (fast) until it pins nothing, then the integer program
-        seen: dict[tuple, int] = {}  # figure -> rounds it has been pinned in
-        blocks: set[str] | None = None  # families to attack again (None: all)
-        stuck = 0  # rounds in a row in which nothing could be hidden
-        for _ in range(MAX_ROUNDS):
-            outcome.rounds += 1
-            only = None if recheck is None else (lambda f, keep=recheck: tuple(f.key) in keep)
-            tick = time.perf_counter()
-            # A figure still pinned after its sibling was hidden is pinned through another breakdown:
-            # ask for its derivation (an LP dual) and hide one of the released figures it names.
-            again = recheck is not None and any(n >= 1 for n in seen.values())
-            pinned = _attack(out, wave, call_threshold, only, relax, explain=again, families=blocks)
-            log.info(
-                "wave %s round %d (%s, %s): %d pinned (%.1f s)",
-                wave,
-                outcome.rounds,
-                "relaxation" if relax else "integer",
-                "all figures" if recheck is None else f"{len(recheck)} units",
-                len(pinned),
-                time.perf_counter() - tick,
-            )
-            if not pinned:
-                closed = close_structure(out, wave)
-                if closed:
-                    labels += closed
-                    outcome.hidden += [
-                        f"{lab.table} {lab.column} at {attack._where(tuple(lab.key))} (wave {wave})" for lab in closed
-                    ]
-                    recheck, blocks = {tuple(lab.key) for lab in closed}, None
-                    continue
-                if recheck is None and not relax:
-                    break  # the integer program over every figure pins nothing: closed
-                recheck, relax, blocks = None, False, None
-                continue
-            people = _people(out, wave)
-            touched: set[tuple] = set()
-            done: set[tuple] = set()
-            grouped = False
-            for p in pinned:
-                ident_fig = (p.figure.table, tuple(p.figure.key), p.figure.column, p.figure.kind)
-                seen[ident_fig] = seen.get(ident_fig, 0) + 1
-                label = (_choose(p, people) if seen[ident_fig] > 1 else None) or _fallback(out, p.figure)
-                if label is None:
-                    continue  # examined again next round, with its derivation
-                ident = (label.table, tuple(label.key), label.column)
-                if ident in done:
-                    continue
-                done.add(ident)
-                grouped |= label.column == "n" and label.table not in ROW_TABLES
-                if hide(out, label):
-                    labels.append(label)
-                    outcome.hidden.append(
-                        f"{label.table} {label.column} at {attack._where(tuple(label.key))} (wave {wave})"
-                    )
-                    touched.add(tuple(label.key))
-            if not touched:
-                stuck += 1
-                if stuck > 2:
-                    outcome.unresolved += [str(p) for p in pinned]
-                    break
-                recheck = {tuple(p.figure.key) for p in pinned}
-                continue
-            stuck = 0
-            sync_driver_items(out, wave, call_threshold)
-            recheck = {tuple(p.figure.key) for p in pinned} | touched
-            # hiding a group's people adds hidden figures to every family; otherwise only the
-            # systems the pinned figures were found in can change
-            blocks = None if grouped else {f for p in pinned for f in p.block}
-        else:
-            outcome.unresolved += [str(p) for p in _attack(out, wave, call_threshold, None, False)]
-        if not outcome.unresolved:
+    keys = {str(w): fingerprint(out, str(w), call_threshold) for w in all_waves}
+    found: dict[str, list[attack.Label]] = {}
+    for wave, key in keys.items():
+        if known and key in known:
+            found[wave] = list(known[key])
+            log.info("wave %s: pattern stored by an earlier build (%d hidden)", wave, len(found[wave]))
+        elif key in _CACHE:
+            found[wave] = list(_CACHE[key])
+            log.info("wave %s: pattern replayed from the cache (%d hidden)", wave, len(found[wave]))
+    todo = [w for w in keys if w not in found]
+    jobs = [(_wave_frames(out, w), w, call_threshold, (costs or {}).get(w)) for w in todo]
+    for wave, (labels, searched) in zip(todo, _search(jobs, workers or default_workers()), strict=True):
+        outcome.rounds += searched.rounds
+        outcome.unresolved += searched.unresolved
+        found[wave] = labels  # hidden even when unresolved (the build then refuses to store the release)
+        if not searched.unresolved:
             if len(_CACHE) >= _CACHE_MAX:
                 _CACHE.clear()
-            _CACHE[key] = labels
+            _CACHE[keys[wave]] = labels
+            outcome.patterns[wave] = (keys[wave], labels)
+    for wave in keys:
+        _replay(out, wave, found[wave], call_threshold, outcome)
+        if wave not in todo:
+            outcome.patterns[wave] = (keys[wave], found[wave])
     if "rel_metrics" in out and outcome.hidden and {"shrunk", "change"} <= set(out["rel_metrics"].columns):
         from pipelines.metrics import released as metrics
 
@@ -511,3 +686,13 @@ def protect(
         out["rel_metrics"] = df
     outcome.seconds = time.perf_counter() - started
     return out, outcome
+
+
+if __name__ == "__main__":  # a worker of _search: python -m pipelines.release.joint JOB RESULT
+    import pickle
+    import sys
+
+    from pipelines.release import joint as _joint  # the module by its name, so its classes unpickle
+
+    _job = pickle.loads(Path(sys.argv[1]).read_bytes())
+    Path(sys.argv[2]).write_bytes(pickle.dumps(_joint.protect_wave(*_job)))
