@@ -151,8 +151,13 @@ def protect_jointly(con: duckdb.DuckDBPyConnection, tables: list[Released], ctx:
     ctx.joint.append(guarded)
     costs = attack.roster_costs(con, attack._waves(frames))  # the attacker holds the roster (attack 5)
     protected, outcome = joint.protect(
-        frames, call_threshold=call_threshold(con), known=stored_patterns(con), costs=costs
+        frames,
+        call_threshold=call_threshold(con),
+        known=stored_patterns(con),
+        costs=costs,
+        budget=joint.budget_setting(),
     )
+    held.update(outcome.coarse)  # a wave the search could not close in time: organisation-wide only, and why
     ctx.joint.append(outcome)
     ctx.after_write.append(lambda write_con: store_patterns(write_con, outcome.patterns))
     if outcome.unresolved:

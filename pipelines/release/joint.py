@@ -48,6 +48,7 @@ from pipelines.release import attack, privacy
 DIMS: tuple[str, ...] = levels.DIMENSIONS
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 60
+DEFAULT_BUDGET = 900.0  # seconds per wave for the pattern search (CLINRET_PROTECT_BUDGET)
 PEOPLE_TABLES: tuple[str, ...] = ("rel_groups", "rel_unit_risk", "rel_driver_importance", "rel_metrics")
 ROW_TABLES: tuple[str, ...] = ("rel_leave_paths", "rel_leave_reasons")
 
@@ -97,11 +98,14 @@ class Outcome:
     seconds: float = 0.0
     unresolved: list[str] = field(default_factory=list)  # pinned figures left (empty unless it gave up)
     patterns: dict[str, tuple[str, list]] = field(default_factory=dict)  # wave -> (fingerprint, labels hidden)
+    coarse: dict[str, str] = field(default_factory=dict)  # wave -> why only organisation-wide figures show
 
     def __str__(self) -> str:
         text = f"joint protection: {len(self.hidden)} more figure(s) hidden in {self.rounds} round(s), {self.seconds:.1f} s"
         if self.unresolved:
             text += f"; {len(self.unresolved)} still pinned"
+        if self.coarse:
+            text += f"; organisation-wide only (out of time): wave {', '.join(sorted(self.coarse))}"
         return text
 
 
@@ -264,6 +268,8 @@ def sync_driver_items(frames: dict[str, pd.DataFrame], wave: str, call_threshold
 def hide(frames: dict[str, pd.DataFrame], label: attack.Label) -> int:
     """Hide the released figure a derivation's label names (see the module docstring)."""
     table, wave, key, column = label.table, str(label.wave), tuple(label.key), label.column
+    if column == ORGANISATION_ONLY:
+        return organisation_only(frames, wave)
     if table in ROW_TABLES:
         return hide_row(frames, table, wave, key)
     if table == "rel_metrics" and column != "n":
@@ -443,13 +449,66 @@ def _attack(
     relax: bool = False,
     explain: bool = False,
     families: set[str] | None = None,
+    deadline: float | None = None,
 ) -> list[attack.Pinned]:
+    """The pinned figures of one wave; raises OutOfTime when `deadline` passes before every block is examined."""
     rel = attack.read_release(
         {n: f for n, f in frames.items() if n in attack.RELEASED_TABLES}, wave, call_threshold=call_threshold
     )
     if not rel.cells:
         return []
-    return attack.attack_release(rel, only=only, relax=relax, explain=explain, families=families)
+    skipped: list[list[str]] = []
+    found = attack.attack_release(
+        rel, only=only, relax=relax, explain=explain, families=families, deadline=deadline, skipped=skipped
+    )
+    if skipped or (deadline is not None and time.perf_counter() > deadline):
+        raise OutOfTime(wave)
+    return found
+
+
+class OutOfTime(Exception):
+    """The pattern search of a wave ran past its time budget."""
+
+
+# The label that stands for "this wave is released at organisation level only" (the fallback).
+ORGANISATION_ONLY = "organisation_only"
+COARSE_REASON = (
+    "the confidentiality check could not finish within its time budget for this wave's units (many groups "
+    "of very few people): only organisation-wide figures are released for it; merge the smallest units in "
+    "the upload, or raise CLINRET_PROTECT_BUDGET and rebuild"
+)
+
+
+def organisation_only(frames: dict[str, pd.DataFrame], wave: str) -> int:
+    """The fallback when a wave cannot be protected in time: every row of the wave below the organisation
+    is left out of every released table (not hidden: absent, so no hidden figure is left to derive).
+    One aggregate of everyone per figure cannot be differenced within the wave. Returns rows removed."""
+    removed = 0
+    for name, df in list(frames.items()):
+        if name not in attack.RELEASED_TABLES or df is None or df.empty or "wave" not in df.columns:
+            continue
+        in_wave = (df["wave"].astype("str").fillna("") == wave).to_numpy(dtype=bool)
+        below = np.zeros(len(df), dtype=bool)
+        for col in DIMS:
+            if col in df.columns:
+                below |= df[col].notna().to_numpy(dtype=bool)
+        drop = in_wave & below
+        if drop.any():
+            frames[name] = df[~drop].reset_index(drop=True)
+            removed += int(drop.sum())
+    return removed
+
+
+def budget_setting() -> float | None:
+    """Seconds the pattern search of one wave may take: CLINRET_PROTECT_BUDGET (default 900; 0 = no limit)."""
+    import os
+
+    value = os.environ.get("CLINRET_PROTECT_BUDGET", "").strip()
+    try:
+        seconds = float(value) if value else DEFAULT_BUDGET
+    except ValueError:
+        seconds = DEFAULT_BUDGET
+    return seconds if seconds > 0 else None
 
 
 def _wave_frames(frames: Mapping[str, pd.DataFrame], wave: str) -> dict[str, pd.DataFrame]:
@@ -501,10 +560,36 @@ def protect_wave(
     wave: str,
     call_threshold: float | None = 4.0,
     costs: Mapping[tuple, float] | None = None,
+    budget: float | None = None,
 ) -> tuple[list[attack.Label], Outcome]:
     """Search one wave's pattern: the figures to hide, in order, until the attacker pins nothing.
-    Works on (and changes) a copy of the frames; returns the labels hidden and what was done."""
+    Works on (and changes) a copy of the frames; returns the labels hidden and what was done.
+
+    budget: seconds; a search still running then stops, and the wave falls back to organisation-wide
+    figures only (`organisation_only`; recorded in `outcome.coarse` with the reason)."""
     started = time.perf_counter()
+    deadline = None if budget is None else started + budget
+    try:
+        return _protect_wave(frames, wave, call_threshold, costs, deadline, started)
+    except OutOfTime:
+        out = dict(frames)
+        outcome = Outcome(rounds=0)
+        label = attack.Label("*", wave, (), ORGANISATION_ONLY)
+        removed = hide(out, label)
+        outcome.hidden.append(f"{removed} rows below the organisation left out (wave {wave})")
+        outcome.coarse[wave] = COARSE_REASON
+        outcome.seconds = time.perf_counter() - started
+        return [label], outcome
+
+
+def _protect_wave(
+    frames: Mapping[str, pd.DataFrame],
+    wave: str,
+    call_threshold: float | None,
+    costs: Mapping[tuple, float] | None,
+    deadline: float | None,
+    started: float,
+) -> tuple[list[attack.Label], Outcome]:
     out = dict(frames)
     outcome = Outcome()
     labels: list[attack.Label] = []
@@ -521,7 +606,7 @@ def protect_wave(
         # A figure still pinned after its sibling was hidden is pinned through another breakdown:
         # ask for its derivation (an LP dual) and hide one of the released figures it names.
         again = recheck is not None and any(n >= 1 for n in seen.values())
-        pinned = _attack(out, wave, call_threshold, only, relax, explain=again, families=blocks)
+        pinned = _attack(out, wave, call_threshold, only, relax, explain=again, families=blocks, deadline=deadline)
         log.info(
             "wave %s round %d (%s, %s): %d pinned (%.1f s)",
             wave,
@@ -575,7 +660,7 @@ def protect_wave(
         # systems the pinned figures were found in can change
         blocks = None if grouped else {f for p in pinned for f in p.block}
     else:
-        outcome.unresolved += [str(p) for p in _attack(out, wave, call_threshold, None, False)]
+        outcome.unresolved += [str(p) for p in _attack(out, wave, call_threshold, None, False, deadline=deadline)]
     # expected departures and cost exposure: hiding them changes no figure of the integer program
     closed = close_departures(out, wave, costs)
     labels += closed
@@ -639,6 +724,7 @@ def protect(
     known: Mapping[str, list[attack.Label]] | None = None,
     workers: int | None = None,
     costs: Mapping[str, Mapping[tuple, float]] | None = None,
+    budget: float | None = None,
 ) -> tuple[dict[str, pd.DataFrame], Outcome]:
     """Hide further figures until no protected figure of any wave is pinned by the attacker reading
     all the tables together. Returns the new frames (the inputs are not changed) and what was done.
@@ -647,7 +733,9 @@ def protect(
     so a rebuild with nothing changed replays them instead of attacking again); `outcome.patterns`
     holds every wave's {wave: (fingerprint, labels)} for the caller to store. Waves not known are
     searched independently (a hide only touches its own wave), in `workers` processes. `costs`:
-    {wave: {cell: replacement cost}} an attacker holding the roster knows (attack.roster_costs)."""
+    {wave: {cell: replacement cost}} an attacker holding the roster knows (attack.roster_costs).
+    `budget`: seconds per wave for the search (see protect_wave); a stored pattern that fell back to
+    organisation-wide figures replays as such."""
     started = time.perf_counter()
     out = dict(frames)
     outcome = Outcome()
@@ -664,10 +752,11 @@ def protect(
             found[wave] = list(_CACHE[key])
             log.info("wave %s: pattern replayed from the cache (%d hidden)", wave, len(found[wave]))
     todo = [w for w in keys if w not in found]
-    jobs = [(_wave_frames(out, w), w, call_threshold, (costs or {}).get(w)) for w in todo]
+    jobs = [(_wave_frames(out, w), w, call_threshold, (costs or {}).get(w), budget) for w in todo]
     for wave, (labels, searched) in zip(todo, _search(jobs, workers or default_workers()), strict=True):
         outcome.rounds += searched.rounds
         outcome.unresolved += searched.unresolved
+        outcome.coarse.update(searched.coarse)
         found[wave] = labels  # hidden even when unresolved (the build then refuses to store the release)
         if not searched.unresolved:
             if len(_CACHE) >= _CACHE_MAX:
@@ -676,6 +765,8 @@ def protect(
             outcome.patterns[wave] = (keys[wave], labels)
     for wave in keys:
         _replay(out, wave, found[wave], call_threshold, outcome)
+        if any(lab.column == ORGANISATION_ONLY for lab in found[wave]):
+            outcome.coarse[wave] = COARSE_REASON
         if wave not in todo:
             outcome.patterns[wave] = (keys[wave], found[wave])
     if "rel_metrics" in out and outcome.hidden and {"shrunk", "change"} <= set(out["rel_metrics"].columns):

@@ -118,3 +118,32 @@ def test_the_bundled_sample_passes_the_attacker(built_sample) -> None:
     with warehouse.connect(built_sample, read_only=True) as con:
         problems = privacy.audit(con, attack=True)
     assert problems == [], "\n".join(map(str, problems[:5]))
+
+
+def test_a_wave_too_fine_to_protect_in_time_falls_back_to_the_organisation(monkeypatch) -> None:
+    """Units of ~2 people over 1,500 cells: the search cannot close within a tiny budget, so the wave is
+    released at organisation level only (rows below it left out of every table), the reason is recorded
+    for the Uploads page, the attacker and the table-by-table audit pass, and a rebuild replays it."""
+    from pipelines.release import build, history, privacy
+    from pipelines.store import warehouse
+    from tests import analytics_fixtures as fx
+
+    monkeypatch.setenv("CLINRET_PROTECT_BUDGET", "1")
+    with warehouse.connect(":memory:") as con:
+        frame = fx.make_large(3_000, waves=1)
+        cols = ", ".join(frame.columns)
+        con.register("big", frame)
+        con.execute(f"insert into responses ({cols}) select {cols} from big")
+        summary = build.build_into(con)
+        assert "organisation-wide only (out of time)" in " ".join(summary.notes)
+        for name in ("rel_groups", "rel_metrics", "rel_unit_risk", "rel_driver_importance", "rel_leave_paths"):
+            levels = {r[0] for r in con.execute(f'select distinct level from "{name}"').fetchall()}
+            assert levels <= {"organisation"}, (name, levels)
+            assert levels or name == "rel_leave_paths", name  # the fixture answers no leave-path question
+        holds = con.execute(f"select wave, reason from {history.HOLDS_TABLE}").fetchall()
+        assert holds and "organisation-wide" in holds[0][1]
+        assert privacy.audit(con, attack=True) == []
+        # a rebuild replays the stored fallback (no search) and says so again
+        monkeypatch.setenv("CLINRET_PROTECT_BUDGET", "0")
+        again = build.build_into(con)
+        assert "organisation-wide only" in " ".join(again.notes) and "in 0 round(s)" in " ".join(again.notes)
