@@ -50,6 +50,7 @@ def risk_headline(selection: pd.DataFrame) -> tuple[list[Tile], str]:
     basis = "roster headcount" if r.get("headcount_source") == "roster" else "respondents standing in for headcount"
     itl_ci = _interval(r["predicted_itl_rate_lo"], r["predicted_itl_rate_hi"], lambda v: f"{100 * v:.1f}%")
     dep_ci = _interval(r["expected_departures_lo"], r["expected_departures_hi"], lambda v: f"{v:,.0f}")
+    cost_hidden = _missing(r.get("cost_exposure"))  # hidden: with role costs it would separate hidden groups
     cost_ci = f"95% interval {money(r['cost_exposure_lo'])} to {money(r['cost_exposure_hi'])}"
     tiles = [
         Tile(
@@ -66,14 +67,18 @@ def risk_headline(selection: pd.DataFrame) -> tuple[list[Tile], str]:
         ),
         Tile(
             "Replacement-cost exposure",
-            money(r["cost_exposure"]),
-            help=f"Expected departures × replacement cost of each role (editable in Settings); {cost_ci}.",
+            "hidden" if cost_hidden else money(r["cost_exposure"]),
+            help="Hidden to protect confidentiality: with each role's replacement cost it would separate the "
+            "smaller groups hidden inside this one."
+            if cost_hidden
+            else f"Expected departures × replacement cost of each role (editable in Settings); {cost_ci}.",
         ),
     ]
     line = (
         f"95% intervals: intent to leave {_pct(r['predicted_itl_rate_lo'], 1)}–{_pct(r['predicted_itl_rate_hi'], 1)}; "
-        f"departures {float(r['expected_departures_lo']):,.0f}–{float(r['expected_departures_hi']):,.0f}; "
-        f"cost {money(r['cost_exposure_lo'])}–{money(r['cost_exposure_hi'])}. Headcount from {basis}."
+        f"departures {float(r['expected_departures_lo']):,.0f}–{float(r['expected_departures_hi']):,.0f}"
+        + ("" if cost_hidden else f"; cost {money(r['cost_exposure_lo'])}–{money(r['cost_exposure_hi'])}")
+        + f". Headcount from {basis}."
     )
     return tiles, line
 

@@ -25,8 +25,22 @@ removes a constraint, so ranges only widen: each round re-examines only the figu
 last round and the figures hidden since, then a final full attack confirms. Figures derived from
 visible cells (shrunk rates, change since the previous wave) are derived again afterwards.
 
+Expected departures and cost exposure (`rel_unit_risk`) are checked too: they add up over cells, and
+the cost exposure weights each cell by its role's replacement cost, so a parent's two figures would
+separate two hidden children of different roles (and, with the roster's headcount, give each one's
+mean predicted risk). Where the attacker (`attack.attack_departures`, holding the roster's costs) can
+derive a hidden unit's expected departures, the cost exposure of its narrowest visible parent is
+hidden; the expected departures stay.
+
 The result is what the attacker, given every released table at once, cannot pin: `audit-privacy`
 runs the same program over the stored release and must find nothing.
+
+Each wave's pattern is stored in the warehouse (`release_patterns`) under a fingerprint of that wave's
+tables and this code, so a rebuild with nothing changed replays it in well under a second; waves that
+must be searched are searched side by side in worker processes (one per core, CLINRET_BUILD_WORKERS).
+The search of a wave has a time budget (CLINRET_PROTECT_BUDGET, 900 s): a wave whose units are so
+small and so many that it cannot be closed in time is released at organisation level only, and the
+Uploads page says why. Nothing is ever released unchecked.
 """
 
 from __future__ import annotations

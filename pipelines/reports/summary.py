@@ -211,10 +211,17 @@ def risk_sentence(data: ReportData) -> str | None:
         text.append(
             f"Converting stated intent with published departure rates, about {float(scope['expected_departures']):,.0f} "
             f"clinicians (95% interval {float(scope['expected_departures_lo']):,.0f}–{float(scope['expected_departures_hi']):,.0f}) "
-            f"may leave {who} within two years, a replacement-cost exposure of {money(scope['cost_exposure'])}"
-            f" ({money(scope['cost_exposure_lo'])}–{money(scope['cost_exposure_hi'])})."
+            f"may leave {who} within two years"
+            + (
+                f", a replacement-cost exposure of {money(scope['cost_exposure'])}"
+                f" ({money(scope['cost_exposure_lo'])}–{money(scope['cost_exposure_hi'])})."
+                if not missing(scope.get("cost_exposure"))
+                else " (the cost exposure is hidden here: with the roles' costs it would single out small groups)."
+            )
         )
         roles = visible(units(data, UNIT_RISK, levels=(role_level(data),)))
+        if missing(scope.get("cost_exposure")):
+            roles = roles.iloc[0:0]
         roles = roles[roles["cost_exposure"].notna()] if not roles.empty else roles
         if not roles.empty:
             t = roles.sort_values("cost_exposure", ascending=False).iloc[0]

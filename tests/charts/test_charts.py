@@ -173,3 +173,22 @@ def test_departures_by_unit_ranks_by_expected_departures_and_never_shows_hidden_
     assert "(1 hidden: fewer than 5)" in title
     assert list(fig.data[0].y) == ["A · ER", "B · Clinic", "A · ICU", "B · ICU"]
     assert "C · ER" not in str(fig.to_dict())
+
+
+def test_risk_headline_says_a_hidden_cost_exposure_is_hidden():
+    """A unit whose cost exposure the joint pass hid (attack 5) shows its departures, and 'hidden' for the cost."""
+    from pipelines.charts import risk as risk_charts
+
+    row = {
+        "suppressed": False, "n": 40, "headcount_source": "roster",
+        "predicted_itl_rate": 0.3, "predicted_itl_rate_lo": 0.25, "predicted_itl_rate_hi": 0.35,
+        "expected_departures": 6.0, "expected_departures_lo": 4.0, "expected_departures_hi": 8.0,
+        "cost_exposure": None, "cost_exposure_lo": None, "cost_exposure_hi": None,
+    }  # fmt: skip
+    tiles, line = risk_charts.risk_headline(pd.DataFrame([row]))
+    cost = next(t for t in tiles if t.label == "Replacement-cost exposure")
+    assert cost.value == "hidden" and "confidentiality" in cost.help
+    assert "departures 4–8" in line and "cost" not in line
+    row.update(cost_exposure=900_000.0, cost_exposure_lo=600_000.0, cost_exposure_hi=1_200_000.0)
+    tiles, line = risk_charts.risk_headline(pd.DataFrame([row]))
+    assert next(t for t in tiles if t.label == "Replacement-cost exposure").value == "$900k"
