@@ -145,9 +145,17 @@ def protect_jointly(con: duckdb.DuckDBPyConnection, tables: list[Released], ctx:
     no table is stored with a figure that the others, read with it, would pin."""
     frames = {t.name: t.frame for t in tables if t.kind != "public"}
     # the difference from the release stored now must not expose fewer than k people (attack 11)
-    frames, guarded = history.guard(frames, history.previous(con, list(frames)), ctx.k, max(ctx.k, ctx.intentions_k))
+    frames, guarded = history.guard(
+        frames,
+        history.previous(con, list(frames)),
+        ctx.k,
+        max(ctx.k, ctx.intentions_k),
+        changes=history.answer_changes(con),
+    )
     held = dict(guarded.held_back)
     ctx.after_write.append(lambda write_con: history.store_holds(write_con, held))
+    answers = history.current_answers(con)  # what this release is computed from (the copy, not the file now)
+    ctx.after_write.append(lambda write_con: history.store_answers(write_con, answers, guarded.held_back))
     ctx.joint.append(guarded)
     costs = attack.roster_costs(con, attack._waves(frames))  # the attacker holds the roster (attack 5)
     protected, outcome = joint.protect(

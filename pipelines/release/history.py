@@ -14,7 +14,15 @@ about to store with the release stored now (the previous build, still in the war
   moved) is hidden in the new release, so its difference cannot be read; the joint pass then closes
   the pattern as usual.
 
-What is compared is only what was released (the stored `rel_groups`), never respondents.
+Counts alone miss a replacement of the same size: swap one real person's row for a made-up one and
+every count stays put while the rates move by exactly that person's answers. So the build also keeps,
+for the release it stores, one hash per distinct answer row per cell (`released_answers`: no keys, no
+identifiers, inside the warehouse) and counts how many rows were removed or added since, per cell:
+a wave in which fewer than 10 answer rows changed (but some did) is held back, and a visible group in
+which fewer than k changed is hidden, whatever its count did. A held wave keeps the hashes of what is
+still released, so the next build compares with that.
+
+What is compared is what was released (the stored `rel_groups`, and the hashes of the rows behind it).
 """
 
 from __future__ import annotations
@@ -25,11 +33,71 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
+from pipelines import contract
 from pipelines.contract import levels
 from pipelines.release import joint, privacy
 
 DIMS: tuple[str, ...] = levels.DIMENSIONS
 HOLDS_TABLE = "release_holds"
+ANSWERS_TABLE = "released_answers"
+# every answer a released figure can be computed from: the record without its keys and provenance
+_ANSWER_COLUMNS = [name for name, _ in contract.responses_columns() if name not in ("response_key", "upload_id")]
+_CELL_HASHES = (
+    "select coalesce(wave, '') as wave, site, department, role, hash({cols}) as row_hash, count(*)::BIGINT as n "
+    "from responses group by all"
+).format(cols=", ".join(f'"{c}"' for c in _ANSWER_COLUMNS))
+
+
+def answer_changes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+    """Answer rows removed or added per cell since the stored release (wave, site, department, role,
+    changed), or None when there is nothing to compare with (the first build, or no responses table)."""
+    if not (_present(con, ANSWERS_TABLE) and _present(con, "responses")):
+        return None
+    if not con.execute(f"select count(*) from {ANSWERS_TABLE}").fetchall()[0][0]:
+        return None
+    return con.execute(
+        f"""with now as ({_CELL_HASHES})
+            select coalesce(a.wave, b.wave) as wave, coalesce(a.site, b.site) as site,
+                   coalesce(a.department, b.department) as department, coalesce(a.role, b.role) as role,
+                   sum(abs(coalesce(a.n, 0) - coalesce(b.n, 0)))::BIGINT as changed
+            from now a full outer join {ANSWERS_TABLE} b
+              on a.wave = b.wave and a.site is not distinct from b.site
+             and a.department is not distinct from b.department and a.role is not distinct from b.role
+             and a.row_hash = b.row_hash
+            group by all having sum(abs(coalesce(a.n, 0) - coalesce(b.n, 0))) > 0"""
+    ).df()
+
+
+def current_answers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+    """The hashes of the answer rows this build computes from (to store with its release)."""
+    if not (_present(con, ANSWERS_TABLE) and _present(con, "responses")):
+        return None
+    return con.execute(_CELL_HASHES).df()
+
+
+def store_answers(con: duckdb.DuckDBPyConnection, current: pd.DataFrame | None, held: Mapping[str, str]) -> None:
+    """Keep the hashes of what this build releases (inside its write transaction); a held-back wave keeps
+    the hashes of its earlier, still released, rows."""
+    if current is None or not _present(con, ANSWERS_TABLE):
+        return
+    waves = sorted(held)
+    keep = "wave in ({})".format(", ".join("?" for _ in waves)) if waves else "false"
+    con.execute(f"delete from {ANSWERS_TABLE} where not ({keep})", waves)
+    fresh = current[~current["wave"].astype("str").isin(waves)]
+    con.register("_answers", fresh)
+    try:
+        con.execute(f"insert into {ANSWERS_TABLE} select wave, site, department, role, row_hash, n from _answers")
+    finally:
+        con.unregister("_answers")
+
+
+def _changed_in(changes: pd.DataFrame, wave: str) -> dict[tuple, int]:
+    sub = changes[changes["wave"].astype("str") == wave]
+    return {key: int(n) for key, n in zip(privacy._keys(sub, list(DIMS)), sub["changed"].tolist(), strict=True)}
+
+
+def _group_changes(cells: Mapping[tuple, int], key: tuple) -> int:
+    return sum(n for cell, n in cells.items() if all(v is None or v == c for v, c in zip(key, cell, strict=True)))
 
 
 @dataclass
@@ -65,11 +133,17 @@ def _counts(groups: pd.DataFrame, wave: str) -> dict[tuple, int]:
 
 
 def guard(
-    frames: Mapping[str, pd.DataFrame], old: Mapping[str, pd.DataFrame], k: int, hold_k: int | None = None
+    frames: Mapping[str, pd.DataFrame],
+    old: Mapping[str, pd.DataFrame],
+    k: int,
+    hold_k: int | None = None,
+    changes: pd.DataFrame | None = None,
 ) -> tuple[dict[str, pd.DataFrame], Guard]:
     """The new frames with small differences against the previous release held back or hidden.
     k: a group whose count moved by fewer is hidden; hold_k (default k; the build passes the
-    intentions floor, since leave paths are released at 10): a wave whose count moved by fewer is held back."""
+    intentions floor, since leave paths are released at 10): a wave whose count moved by fewer is held back.
+    changes: answer rows removed or added per cell (`answer_changes`); with it, a wave or group whose
+    answers changed in fewer rows than those floors is treated the same way even if no count moved."""
     hold_k = k if hold_k is None else hold_k
     out = dict(frames)
     result = Guard()
@@ -81,9 +155,13 @@ def guard(
         now, before = _counts(new_groups, wave), _counts(old_groups, wave)
         org = (None,) * len(DIMS)
         moved = {key: now[key] - before[key] for key in now.keys() & before.keys() if now[key] != before[key]}
-        if org in moved and abs(moved[org]) < hold_k:
+        cells = _changed_in(changes, wave) if changes is not None else {}
+        changed = {key: _group_changes(cells, key) for key in now.keys() & before.keys()} if cells else {}
+        small_org = (org in moved and abs(moved[org]) < hold_k) or 0 < changed.get(org, 0) < hold_k
+        if small_org:
+            size = changed.get(org) or abs(moved.get(org, 0))
             result.held_back[wave] = (
-                f"its responses changed by {abs(moved[org])} since the last build, fewer than {hold_k}: the new "
+                f"its responses changed in {size} answer row(s) since the last build, fewer than {hold_k}: the new "
                 f"figures would show those people's answers by difference; they are released once at least "
                 f"{hold_k} have changed"
             )
@@ -98,11 +176,13 @@ def guard(
                     keep = pd.concat([keep, rows.astype(df.dtypes.to_dict(), errors="ignore")], ignore_index=True)
                 out[name] = keep.sort_values(["wave", "level"], kind="stable").reset_index(drop=True)
             continue
-        for key, delta in sorted(moved.items(), key=lambda kv: tuple(str(v) for v in kv[0])):
-            if key != org and abs(delta) < k and joint.hide_group(out, wave, key):
-                result.hidden.append(
-                    f"{'/'.join(v for v in key if v) or 'organisation'} (wave {wave}, moved by {delta})"
-                )
+        small = {key: f"moved by {delta}" for key, delta in moved.items() if abs(delta) < k}
+        small.update(
+            {key: f"{n} answer row(s) changed" for key, n in changed.items() if 0 < n < k and key not in small}
+        )
+        for key, why in sorted(small.items(), key=lambda kv: tuple(str(v) for v in kv[0])):
+            if key != org and joint.hide_group(out, wave, key):
+                result.hidden.append(f"{'/'.join(v for v in key if v) or 'organisation'} (wave {wave}, {why})")
     return out, result
 
 

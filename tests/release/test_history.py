@@ -71,3 +71,44 @@ def test_guard_without_a_previous_release_changes_nothing() -> None:
                                           "level": ["organisation"], "n": [10], "suppressed": [False]})}  # fmt: skip
     out, result = history.guard(frames, {}, 5)
     assert out["rel_groups"].equals(frames["rel_groups"]) and not result.held_back and not result.hidden
+
+
+def _metric_values(con) -> pd.DataFrame:
+    return con.execute(
+        "select wave, level, site, department, role, metric, value, suppressed from rel_metrics order by all"
+    ).df()
+
+
+def test_a_same_size_swap_is_held_back_and_a_swapped_group_is_hidden() -> None:
+    """Replace one real person's row by a made-up one in the same unit: no count moves, but every rate of
+    the unit would move by exactly that person's answers. The wave is held back; later, with enough other
+    changes, the unit where only the swap happened is hidden rather than shown with its difference."""
+    with warehouse.connect(":memory:") as con:
+        frame = _people(300, 3, "a")
+        _insert(con, frame)
+        build.build_into(con)
+        before = _metric_values(con)
+        victim = frame.iloc[0]
+        fake = _people(1, 9, "fake")
+        for col in ("wave", "site", "department", "role"):
+            fake[col] = victim[col]
+        con.execute("delete from responses where response_key = ?", [victim["response_key"]])
+        _insert(con, fake)
+        build.build_into(con)
+        after = _metric_values(con)
+        assert int(con.execute("select count(*) from responses").fetchall()[0][0]) == 300  # the same size
+        # by plain differencing: nothing moved, so nothing about the swapped person shows
+        pd.testing.assert_frame_equal(before, after)
+        holds = history.read_holds(con)
+        assert list(holds["wave"]) == [str(frame["wave"].iloc[0])]
+        assert "2 answer row(s)" in holds["reason"].iloc[0]
+        # 40 more people elsewhere: the wave is released again; the swapped unit's department is hidden
+        more = _people(40, 5, "c")
+        more = more[more["site"] != victim["site"]]
+        _insert(con, more)
+        build.build_into(con)
+        assert history.read_holds(con).empty
+        groups = _groups(con)
+        dept = groups[(groups["level"] == "department") & (groups["site"] == victim["site"])
+                      & (groups["department"] == victim["department"])]  # fmt: skip
+        assert bool(dept["suppressed"].iloc[0])
