@@ -15,7 +15,10 @@ ITL avoided is worth P(leave | ITL) - P(leave | no ITL) departures) x replacemen
 = (cost per eligible person per year x eligible headcount + fixed cost per year) x horizon years;
 net = cost avoided - programme cost; ROI = net / programme cost (Shanafelt, Goh & Sinsky 2017).
 Eligible headcount is scaled to the roster cell by cell (site x department x role) when a roster
-exists; otherwise respondents stand in.
+exists; otherwise respondents stand in. Both eligible counts (respondents and headcount) are released
+rounded to 5, and an assumed lever's departures and change in intent to leave follow the rounded count
+(they are the count times a constant): two nested scopes (a site, then one of its departments) then never
+difference to an exact count of the small group between them.
 
 Intervals: 95% percentile bootstrap over `resamples` replicates, each pairing a Poisson(1) resample
 of the respondents in scope with its own refit of the lever model (`refits`, 200 by default).
@@ -270,7 +273,14 @@ def _summarise(
     share_elig = np.where(W > 0, E / safe, 0.0)
     mean_delta = np.where(W > 0, Dl / safe, 0.0)
     # released like a count: rounded, and the programme cost follows the rounded figure
-    eligible_hc = HEADCOUNT_ROUNDING * np.round(share_elig @ pop.hc / HEADCOUNT_ROUNDING)
+    exact_hc = share_elig @ pop.hc
+    eligible_hc = HEADCOUNT_ROUNDING * np.round(exact_hc / HEADCOUNT_ROUNDING)
+    if not effect.model_based:
+        # an assumed lever moves every eligible person by the same rate, so its departures and its change in
+        # intent to leave are the eligible count times a constant: they follow the rounded count, or the
+        # exact count would be read back from them (and differenced between two scopes)
+        scale = np.where(exact_hc > 0, eligible_hc / np.where(exact_hc > 0, exact_hc, 1.0), 0.0)
+        mean_delta = mean_delta * scale[:, None]
     departures = (-mean_delta * pop.hc) * (a - b)
     departures_avoided = departures.sum(axis=1)
     cost_avoided = departures @ np.nan_to_num(pop.cost)
@@ -494,7 +504,8 @@ def _row(
         "label": label,
         "kind": LEVERS[key].kind if key in LEVERS else "combined",
         "n": n_scope,
-        "n_eligible": None if suppressed else n_elig,
+        # rounded like the eligible headcount: two scopes' exact counts would difference to a small group
+        "n_eligible": None if suppressed else int(HEADCOUNT_ROUNDING * round(n_elig / HEADCOUNT_ROUNDING)),
         "headcount_source": pop.headcount_source,
         "suppressed": suppressed,
     }

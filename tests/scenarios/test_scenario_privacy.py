@@ -133,7 +133,7 @@ def test_attack_7_levers_sized_by_leave_paths_need_the_floor_of_10():
         big = scenarios.run_scenario(con, ["temporary_break"], department="Acute", role="nurse", resamples=10).iloc[0]
     assert small["suppressed"] and small["n_eligible"] is None and np.isnan(small["departures_avoided"])
     assert both.loc["temporary_break", "suppressed"] and both.loc["combined", "suppressed"]
-    assert not big["suppressed"] and big["n_eligible"] == 12  # 12 of 30: at least 10 each way
+    assert not big["suppressed"] and big["n_eligible"] == 10  # 12 of 30 (at least 10 each way), released rounded to 5
 
 
 def test_attack_10_saved_scenarios_are_listed_and_shown_only_within_the_viewers_scope():
@@ -169,3 +169,38 @@ def test_attack_10_saved_scenarios_are_listed_and_shown_only_within_the_viewers_
             scenarios.compare_scenarios(con, ["north", "south"], scope={"site": "North"})
         assert not scenarios.delete_scenario(con, "south", scope={"site": "North"})
         assert "south" in set(scenarios.list_scenarios(con)["name"])
+
+
+def test_two_nested_scopes_cannot_be_differenced_to_a_small_group():
+    """North holds Acute (30 nurses, 12 of whom plan a break) and two small hidden departments (3 + 4 nurses,
+    none planning one). A leader runs the temporary-break option for North and for Acute. Exact eligible
+    counts (12 and 12) would say "none of the 7 nurses outside Acute plans a break": a hidden group's answer,
+    pinned. Released rounded to 5 (with the departures following the rounded count), the difference leaves
+    0 to 4 of the 7 possible: no longer exact."""
+    rng = np.random.default_rng(21)
+    acute_plan = np.where(np.arange(30) < 12, "temporary_break", "stay")
+    frame = pd.concat(
+        [
+            _people(30, rng, site="North", department="Acute", role="nurse", itl=acute_plan != "stay", path=acute_plan),
+            _people(3, rng, site="North", department="Theatre", role="nurse", itl=np.zeros(3, bool)),
+            _people(4, rng, site="North", department="Recovery", role="nurse", itl=np.zeros(4, bool)),
+            _people(200, rng, site="South", department="Medicine", role="nurse"),
+        ],
+        ignore_index=True,
+    )
+    lever = [{"key": "temporary_break", "params": {"retention_rate": 0.5}}]
+    with _warehouse(frame) as con:
+        site = scenarios.run_scenario(con, lever, site="North", resamples=10).iloc[0]
+        dept = scenarios.run_scenario(con, lever, department="Acute", resamples=10).iloc[0]
+    assert not site["suppressed"] and not dept["suppressed"]
+    assert site["n_eligible"] % 5 == 0 and dept["n_eligible"] % 5 == 0  # the exact 12 and 12 are not released
+    # what the attacker knows of each exact count from its rounded release: within 2 of it (base 5)
+    site_range = range(int(site["n_eligible"]) - 2, int(site["n_eligible"]) + 3)
+    dept_range = range(int(dept["n_eligible"]) - 2, int(dept["n_eligible"]) + 3)
+    outside = sorted({s - d for s in site_range for d in dept_range if 0 <= s - d <= 7})
+    assert len(outside) >= 3, outside  # "none of the 7" is one possibility among several
+    # the departures avoided do not give the exact count back either: they are the rounded count x a constant
+    for row in (site, dept):
+        per_person = 0.5 * (0.25 - 0.08)
+        implied = row["departures_avoided"] / per_person
+        assert implied == pytest.approx(row["n_eligible"]) and implied % 5 == pytest.approx(0)
