@@ -514,6 +514,17 @@ def load_headcount(content: bytes, name: str, uploaded_by: str | None = None):
     return result
 
 
+def load_turnover(content: bytes, name: str, uploaded_by: str | None = None):
+    """Load aggregate separations (turnover), rebuild, clear the cache: the forecast is then checked."""
+    from pipelines.ingest.turnover import ingest_turnover
+
+    with _temporary_file(content, name) as path:
+        result = ingest_turnover(path, db=db_path(), uploaded_by=uploaded_by, original_name=name)
+    if result.status == "loaded" and (problem := rebuild()):
+        result.warnings.append(problem)
+    return result
+
+
 def uploads() -> pd.DataFrame:
     """Upload history (newest last), not cached: it is short and must be current."""
     from pipelines.ingest import list_uploads

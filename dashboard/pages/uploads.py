@@ -1,4 +1,4 @@
-"""Uploads & waves: what is in the warehouse, delete an upload, replace a wave, load a roster."""
+"""Uploads & waves: what is in the warehouse, delete an upload, replace a wave, load a roster or turnover."""
 
 import streamlit as st
 
@@ -58,6 +58,25 @@ with roster.container(border=True):
         if result.status == "loaded":
             st.session_state["uploads_done"] = (f"Loaded a roster of {result.rows_loaded} units.", result.warnings)
             st.session_state["roster_nonce"] = st.session_state.get("roster_nonce", 0) + 1
+            st.rerun()
+        for error in result.errors:
+            st.error(error, icon=":material/error:")
+with st.container(border=True):
+    st.markdown("**Actual turnover** (checks the departure forecast on the Attrition-risk page)")
+    file = st.file_uploader("Separations per unit and period (site, department, role, period, headcount_at_start, "
+                            "leavers[, voluntary_leavers][, involuntary_leavers][, period_months])",
+                            type=["csv", "xlsx"], key=f"turnover_{st.session_state.get('turnover_nonce', 0)}")  # fmt: skip
+    st.caption("A unit's leaver count is as confidential as a survey answer: it is shown only under the same "
+               "rules. A file replaces the rows of the periods it holds. Format: docs/turnover.md.")  # fmt: skip
+    if file is not None and st.button("Load turnover", icon=":material/trending_down:"):
+        with st.spinner("Loading the turnover file and rebuilding…"):
+            result = data.load_turnover(file.getvalue(), file.name, components.current_user())
+        if result.status == "loaded":
+            st.session_state["uploads_done"] = (
+                f"Loaded turnover for {result.wave}: {result.rows_loaded} unit-period rows.",
+                result.warnings,
+            )
+            st.session_state["turnover_nonce"] = st.session_state.get("turnover_nonce", 0) + 1
             st.rerun()
         for error in result.errors:
             st.error(error, icon=":material/error:")

@@ -36,9 +36,9 @@ CHECK_COLOURS = {ABOVE: WORSE, BELOW: PROTECTIVE, WITHIN: NEUTRAL}
 TURNOVER_EMPTY = (
     "No actual turnover has been uploaded, so the departure forecast has not been checked against real "
     "leavers yet. Prepare one row per unit and period (site, department, role, period, headcount at start, "
-    "leavers; docs/turnover.md) and load it from the command line with "
-    "`python -m pipelines ingest-turnover separations.csv`; the next build compares it with the forecast. "
-    "(The Upload page does not take turnover files yet.)"
+    "leavers; docs/turnover.md) and load it on the Uploads & waves page (Actual turnover), or from the "
+    "command line with `python -m pipelines ingest-turnover separations.csv`; the forecast is then compared "
+    "with it."
 )
 
 

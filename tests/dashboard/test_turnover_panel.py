@@ -58,3 +58,26 @@ def test_each_option_card_shows_net_interval_and_break_even(dbs, monkeypatch):
     assert "95% interval" in body
     assert "Breaks even at a programme cost of" in body
     assert "Pays for itself if it keeps ≥" in body
+
+
+def test_a_wellness_officer_loads_turnover_on_the_uploads_page(dbs, tmp_path, monkeypatch):
+    """The Uploads & waves page takes a turnover file (same checks as the CLI); the forecast check then shows it.
+    A malformed file is refused with the row and column named, and nothing is stored."""
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(dbs["plain"], db)
+    monkeypatch.setenv("CLINRET_DB", str(db))
+    at = open_page("dashboard/pages/uploads.py")
+    bad = b"site,department,role,period,headcount_at_start,leavers\nNorth,Medicine,nurse,2025,10,12\n"
+    at.file_uploader(key="turnover_0").upload("bad.csv", bad, "text/csv").run()
+    next(b for b in at.button if b.label == "Load turnover").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("nothing changed" in e.value for e in at.error), [e.value for e in at.error]
+    total = write_turnover(tmp_path / "separations.csv", "2025")
+    at.file_uploader(key="turnover_0").upload(
+        "separations.csv", (tmp_path / "separations.csv").read_bytes(), "text/csv"
+    ).run()
+    next(b for b in at.button if b.label == "Load turnover").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Loaded turnover for 2025" in s.value for s in at.success), [s.value for s in at.success]
+    at = open_page(RISK)
+    assert {m.label: m.value for m in at.metric}["Actual leavers, 2025"] == f"{total:,}"
