@@ -507,19 +507,20 @@ def load_headcount(content: bytes, name: str, uploaded_by: str | None = None):
     """Load a headcount roster, rebuild, clear the cache."""
     from pipelines.ingest import ingest_headcount
 
-    with _temporary_file(content, name) as path:
-        result = ingest_headcount(path, db=db_path(), uploaded_by=uploaded_by, original_name=name)
-    if result.status == "loaded" and (problem := rebuild()):
-        result.warnings.append(problem)
-    return result
+    return _load_and_rebuild(ingest_headcount, content, name, uploaded_by)
 
 
 def load_turnover(content: bytes, name: str, uploaded_by: str | None = None):
     """Load aggregate separations (turnover), rebuild, clear the cache: the forecast is then checked."""
     from pipelines.ingest.turnover import ingest_turnover
 
+    return _load_and_rebuild(ingest_turnover, content, name, uploaded_by)
+
+
+def _load_and_rebuild(ingest_file: Callable, content: bytes, name: str, uploaded_by: str | None):
+    """An aggregate file (roster, turnover) loaded from a temporary file, then the release rebuilt."""
     with _temporary_file(content, name) as path:
-        result = ingest_turnover(path, db=db_path(), uploaded_by=uploaded_by, original_name=name)
+        result = ingest_file(path, db=db_path(), uploaded_by=uploaded_by, original_name=name)
     if result.status == "loaded" and (problem := rebuild()):
         result.warnings.append(problem)
     return result
