@@ -145,16 +145,16 @@ def protect_jointly(con: duckdb.DuckDBPyConnection, tables: list[Released], ctx:
     no table is stored with a figure that the others, read with it, would pin."""
     frames = {t.name: t.frame for t in tables if t.kind != "public"}
     # the difference from the release stored now must not expose fewer than k people (attack 11)
+    answers = history.answers_since_release(con)  # what this release is computed from (the copy, not the file now)
     frames, guarded = history.guard(
         frames,
         history.previous(con, list(frames)),
         ctx.k,
         max(ctx.k, ctx.intentions_k),
-        changes=history.answer_changes(con),
+        changes=answers.changes if answers else None,
     )
     held = dict(guarded.held_back)
     ctx.after_write.append(lambda write_con: history.store_holds(write_con, held))
-    answers = history.current_answers(con)  # what this release is computed from (the copy, not the file now)
     ctx.after_write.append(lambda write_con: history.store_answers(write_con, answers, guarded.held_back))
     ctx.joint.append(guarded)
     costs = attack.roster_costs(con, attack._waves(frames))  # the attacker holds the roster (attack 5)
@@ -193,10 +193,9 @@ def store_patterns(con: duckdb.DuckDBPyConnection, patterns: dict[str, tuple[str
         con.execute("delete from release_patterns")
     except duckdb.CatalogException:
         return
-    con.executemany(
-        "insert into release_patterns values (?, ?, ?, current_timestamp)",
-        [[wave, fingerprint, joint.labels_to_json(labels)] for wave, (fingerprint, labels) in patterns.items()],
-    )
+    rows = [[wave, fingerprint, joint.labels_to_json(labels)] for wave, (fingerprint, labels) in patterns.items()]
+    if rows:
+        con.executemany("insert into release_patterns values (?, ?, ?, current_timestamp)", rows)
 
 
 def _summary(tables: list[Released], ctx: BuildContext, started: float, dropped: list[str]) -> BuildSummary:
@@ -259,6 +258,7 @@ def copy_into_memory(path: str | os.PathLike, *, wait: float | None = None) -> d
     while a writer holds the file. Share it between threads only through `cursor()`."""
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     con = duckdb.connect(":memory:", config=config)
+    con.execute("set enable_progress_bar = false")  # a build's long queries must not draw on the terminal
     try:
         warehouse.retry_while_busy(
             lambda: con.execute("attach ? as warehouse_file (read_only)", [str(Path(path))]), path=path, wait=wait

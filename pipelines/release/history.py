@@ -44,51 +44,84 @@ ANSWERS_TABLE = "released_answers"
 _ANSWER_COLUMNS = [name for name, _ in contract.responses_columns() if name not in ("response_key", "upload_id")]
 _CELL_HASHES = (
     "select coalesce(wave, '') as wave, site, department, role, hash({cols}) as row_hash, count(*)::BIGINT as n "
-    "from responses group by all"
+    "from responses where coalesce(wave, '') in (select wave from _changed_waves) group by all"
 ).format(cols=", ".join(f'"{c}"' for c in _ANSWER_COLUMNS))
 
 
-def answer_changes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
-    """Answer rows removed or added per cell since the stored release (wave, site, department, role,
-    changed), or None when there is nothing to compare with (the first build, or no responses table)."""
+@dataclass
+class Answers:
+    """What this build computes from, against what the stored release was computed from.
+
+    signatures: wave -> its uploads, row count and a checksum of its rows' keys now (rows only change
+    through uploads, and every ingested row gets a new random key, so a wave with the same signature has
+    the same rows); changed: waves whose signature differs from the
+    stored one (or that are new); hashes: the answer-row hashes of the changed waves; changes: answer
+    rows removed or added per cell in changed waves that were released before (None: nothing to compare)."""
+
+    signatures: dict[str, str]
+    changed: list[str]
+    hashes: pd.DataFrame
+    changes: pd.DataFrame | None
+
+
+def answers_since_release(con: duckdb.DuckDBPyConnection) -> Answers | None:
+    """Hash the answer rows of the waves whose uploads changed since the stored release and count, per cell,
+    the rows removed or added. Waves whose uploads did not change cost one small query. None without the tables."""
     if not (_present(con, ANSWERS_TABLE) and _present(con, "responses")):
         return None
-    if not con.execute(f"select count(*) from {ANSWERS_TABLE}").fetchall()[0][0]:
-        return None
-    return con.execute(
-        f"""with now as ({_CELL_HASHES})
-            select coalesce(a.wave, b.wave) as wave, coalesce(a.site, b.site) as site,
-                   coalesce(a.department, b.department) as department, coalesce(a.role, b.role) as role,
-                   sum(abs(coalesce(a.n, 0) - coalesce(b.n, 0)))::BIGINT as changed
-            from now a full outer join {ANSWERS_TABLE} b
-              on a.wave = b.wave and a.site is not distinct from b.site
-             and a.department is not distinct from b.department and a.role is not distinct from b.role
-             and a.row_hash = b.row_hash
-            group by all having sum(abs(coalesce(a.n, 0) - coalesce(b.n, 0))) > 0"""
-    ).df()
+    now = {  # the uploads, the count and a checksum of the rows' keys (random per ingested row)
+        wave: f"{uploads}|{n}|{keys}"
+        for wave, uploads, n, keys in con.execute(
+            "select coalesce(wave, ''), string_agg(distinct upload_id, ',' order by upload_id), count(*), "
+            "bit_xor(hash(response_key)) from responses group by 1"
+        ).fetchall()
+    }
+    before = dict(con.execute("select wave, signature from released_waves").fetchall())
+    changed = sorted(w for w in now if before.get(w) != now[w])
+    compared = [w for w in changed if w in before]
+    con.register("_changed_waves", pd.DataFrame({"wave": pd.Series(changed, dtype="str")}))
+    try:
+        hashes = con.execute(_CELL_HASHES).df()
+        changes = None
+        if compared:
+            con.register("_now_hashes", hashes)
+            changes = con.execute(
+                f"""select coalesce(a.wave, b.wave) as wave, coalesce(a.site, b.site) as site,
+                       coalesce(a.department, b.department) as department, coalesce(a.role, b.role) as role,
+                       sum(abs(coalesce(a.n, 0) - coalesce(b.n, 0)))::BIGINT as changed
+                    from _now_hashes a
+                    full outer join (select * from {ANSWERS_TABLE} where wave in (select wave from _changed_waves)) b
+                      on a.wave = b.wave and a.site is not distinct from b.site
+                     and a.department is not distinct from b.department and a.role is not distinct from b.role
+                     and a.row_hash = b.row_hash
+                    group by all having sum(abs(coalesce(a.n, 0) - coalesce(b.n, 0))) > 0"""
+            ).df()
+            con.unregister("_now_hashes")
+            changes = changes[changes["wave"].astype("str").isin(compared)]
+    finally:
+        con.unregister("_changed_waves")
+    return Answers(now, changed, hashes, changes)
 
 
-def current_answers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
-    """The hashes of the answer rows this build computes from (to store with its release)."""
-    if not (_present(con, ANSWERS_TABLE) and _present(con, "responses")):
-        return None
-    return con.execute(_CELL_HASHES).df()
-
-
-def store_answers(con: duckdb.DuckDBPyConnection, current: pd.DataFrame | None, held: Mapping[str, str]) -> None:
-    """Keep the hashes of what this build releases (inside its write transaction); a held-back wave keeps
-    the hashes of its earlier, still released, rows."""
-    if current is None or not _present(con, ANSWERS_TABLE):
+def store_answers(con: duckdb.DuckDBPyConnection, answers: Answers | None, held: Mapping[str, str]) -> None:
+    """Keep the hashes and upload signatures of what this build releases (inside its write transaction): a
+    changed wave's rows are replaced, a held-back wave keeps those of its earlier, still released, rows, and a
+    wave gone is forgotten."""
+    if answers is None or not _present(con, ANSWERS_TABLE):
         return
-    waves = sorted(held)
-    keep = "wave in ({})".format(", ".join("?" for _ in waves)) if waves else "false"
-    con.execute(f"delete from {ANSWERS_TABLE} where not ({keep})", waves)
-    fresh = current[~current["wave"].astype("str").isin(waves)]
-    con.register("_answers", fresh)
+    gone = [w for (w,) in con.execute("select wave from released_waves").fetchall() if w not in answers.signatures]
+    fresh = [w for w in answers.changed if w not in held]
+    for wave in [*gone, *fresh]:
+        con.execute(f"delete from {ANSWERS_TABLE} where wave = ?", [wave])
+        con.execute("delete from released_waves where wave = ?", [wave])
+    rows = answers.hashes[answers.hashes["wave"].astype("str").isin(fresh)]
+    con.register("_answers", rows)
     try:
         con.execute(f"insert into {ANSWERS_TABLE} select wave, site, department, role, row_hash, n from _answers")
     finally:
         con.unregister("_answers")
+    if fresh:
+        con.executemany("insert into released_waves values (?, ?)", [[w, answers.signatures[w]] for w in fresh])
 
 
 def _changed_in(changes: pd.DataFrame, wave: str) -> dict[tuple, int]:
@@ -142,7 +175,7 @@ def guard(
     """The new frames with small differences against the previous release held back or hidden.
     k: a group whose count moved by fewer is hidden; hold_k (default k; the build passes the
     intentions floor, since leave paths are released at 10): a wave whose count moved by fewer is held back.
-    changes: answer rows removed or added per cell (`answer_changes`); with it, a wave or group whose
+    changes: answer rows removed or added per cell (`answers_since_release`); with it, a wave or group whose
     answers changed in fewer rows than those floors is treated the same way even if no count moved."""
     hold_k = k if hold_k is None else hold_k
     out = dict(frames)
