@@ -82,8 +82,12 @@ def _code_version() -> str:
     return digest.hexdigest()
 
 
-def fingerprint(frames: Mapping[str, pd.DataFrame], wave: str, call_threshold: float | None) -> str:
-    digest = hashlib.sha256(f"{_code_version()}|{wave}|{call_threshold}".encode())
+def fingerprint(
+    frames: Mapping[str, pd.DataFrame], wave: str, call_threshold: float | None, budget: float | None = None
+) -> str:
+    """The pattern's inputs: the wave's released frames, the call threshold, the search's time budget (a
+    wave that fell back to organisation level is searched again once the budget is raised) and this code."""
+    digest = hashlib.sha256(f"{_code_version()}|{wave}|{call_threshold}|{budget}".encode())
     for name in sorted(frames):
         df = frames[name]
         if name not in attack.RELEASED_TABLES or df is None or df.empty or "wave" not in df.columns:
@@ -756,7 +760,7 @@ def protect(
     all_waves = (
         waves if waves is not None else attack._waves({n: f for n, f in out.items() if n in attack.RELEASED_TABLES})
     )
-    keys = {str(w): fingerprint(out, str(w), call_threshold) for w in all_waves}
+    keys = {str(w): fingerprint(out, str(w), call_threshold, budget) for w in all_waves}
     found: dict[str, list[attack.Label]] = {}
     for wave, key in keys.items():
         if known and key in known:

@@ -144,6 +144,31 @@ def test_a_wave_too_fine_to_protect_in_time_falls_back_to_the_organisation(monke
         assert holds and "organisation-wide" in holds[0][1]
         assert privacy.audit(con, attack=True) == []
         # a rebuild replays the stored fallback (no search) and says so again
-        monkeypatch.setenv("CLINRET_PROTECT_BUDGET", "0")
+        joint._CACHE.clear()
         again = build.build_into(con)
         assert "organisation-wide only" in " ".join(again.notes) and "in 0 round(s)" in " ".join(again.notes)
+
+
+def test_a_rebuild_replays_the_patterns_stored_in_the_warehouse(sample_copy) -> None:
+    """Another process (no in-memory cache) rebuilding an unchanged warehouse replays each wave's stored
+    pattern: no attack round, and the very same release."""
+    from pipelines.release import build
+    from pipelines.store import warehouse
+
+    def release(path) -> dict[str, pd.DataFrame]:
+        with warehouse.connect(path, read_only=True) as con:
+            return {
+                name: con.execute(f'select * from "{name}" order by all').df()
+                for name in ("rel_groups", "rel_metrics", "rel_unit_risk", "rel_driver_importance")
+            }
+
+    before = release(sample_copy)
+    with warehouse.connect(sample_copy, read_only=True) as con:
+        stored = con.execute("select count(*) from release_patterns").fetchall()[0][0]
+    assert stored == 3  # one per wave of the sample
+    joint._CACHE.clear()  # as in a new process
+    summary = build.build(sample_copy)
+    assert "in 0 round(s)" in " ".join(summary.notes)
+    after = release(sample_copy)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[name], check_dtype=False)
