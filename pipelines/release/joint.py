@@ -48,6 +48,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -429,7 +430,7 @@ def _departure_source(pinned: attack.Pinned) -> attack.Label | None:
         ancestor = all(a is None or a == b for a, b in zip(lk, key, strict=True))
         return (lab.column != attack.COST, not ancestor, -_depth(lk), str(lab))
 
-    usable = [lab for lab in pinned.sources if isinstance(lab, attack.Label) and _depth(tuple(lab.key)) >= 0]
+    usable = [lab for lab in pinned.sources if isinstance(lab, attack.Label)]
     return min(usable, key=rank) if usable else None
 
 
@@ -519,8 +520,6 @@ def organisation_only(frames: dict[str, pd.DataFrame], wave: str) -> int:
 
 def budget_setting() -> float | None:
     """Seconds the pattern search of one wave may take: CLINRET_PROTECT_BUDGET (default 900; 0 = no limit)."""
-    import os
-
     value = os.environ.get("CLINRET_PROTECT_BUDGET", "").strip()
     try:
         seconds = float(value) if value else DEFAULT_BUDGET
@@ -723,8 +722,6 @@ def _search(jobs: list[tuple], workers: int) -> list[tuple[list[attack.Label], O
 
 def default_workers() -> int:
     """Worker processes for the pattern search: CLINRET_BUILD_WORKERS, else the cores available."""
-    import os
-
     value = os.environ.get("CLINRET_BUILD_WORKERS", "").strip()
     if value.isdigit() and int(value) >= 1:
         return int(value)
