@@ -175,7 +175,8 @@ SETTINGS_DEFINED: tuple[Setting, ...] = (
     Setting(
         "lever_ehr_min_hours",
         1.0,
-        "After-hours EHR hours a week at or above which a clinician is eligible for EHR/inbox support.",
+        "After-hours EHR hours a week per clinical FTE at or above which a clinician is eligible for EHR/inbox "
+        "support (the published threshold, 68 min, is about 1.1 h).",
         "Adler-Milstein et al. 2020: after-hours EHR above 68 min per clinical FTE a week is linked to high "
         "exhaustion (associational).",
         minimum=0.0,

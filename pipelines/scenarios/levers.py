@@ -112,11 +112,12 @@ LEVERS: dict[str, Lever] = {
             "ehr_support",
             "EHR and inbox support",
             "model",
-            "Clinicians with at least the minimum after-hours EHR hours a week.",
+            "Clinicians with at least the minimum after-hours EHR hours a week per clinical FTE (a part-timer's "
+            "hours count in proportion: 0.8 h at 0.5 FTE is 1.6 h per FTE).",
             (
                 Param(
                     "min_after_hours",
-                    "Eligible at this many after-hours EHR hours a week or more",
+                    "Eligible at this many after-hours EHR hours a week per clinical FTE or more",
                     1.0,
                     0.0,
                     80.0,
@@ -270,7 +271,17 @@ def lever_library(values: Mapping[str, Any] | None = None) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # Eligibility and lever changes (respondent frames stay inside this module)
 # --------------------------------------------------------------------------------------------
+# After-hours EHR per clinical FTE (the published threshold is 68 min per clinical FTE a week; Adler-Milstein
+# et al. 2020): derived, not stored. A missing or zero FTE counts as full time.
+PER_FTE = "ehr_after_hours_per_fte"
+
+
 def _col(df: pd.DataFrame, name: str) -> np.ndarray:
+    if name == PER_FTE and name not in df.columns:
+        ehr = df["ehr_after_hours_per_week"].to_numpy(dtype="float64")
+        fte = df["clinical_fte"].to_numpy(dtype="float64") if "clinical_fte" in df.columns else np.ones(len(df))
+        fte = np.where(np.isfinite(fte) & (fte > 0), fte, 1.0)
+        return ehr / fte
     return df[name].to_numpy(dtype="float64")
 
 
@@ -304,7 +315,7 @@ class Threshold:
 THRESHOLDS: dict[str, Threshold] = {
     "dropped_call": Threshold("threshold", "call_nights_per_month", ">=", 1.0),
     "reduced_fte": Threshold("target_fte", "clinical_fte", ">", 0.05),
-    "ehr_support": Threshold("min_after_hours", "ehr_after_hours_per_week", ">=", 0.5),
+    "ehr_support": Threshold("min_after_hours", PER_FTE, ">=", 0.5),
 }
 
 

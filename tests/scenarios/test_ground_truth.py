@@ -35,7 +35,10 @@ def _call_truth():
 
 
 def _ehr_truth():
-    eligible = WORLD.frame["ehr_after_hours_per_week"].to_numpy(float) >= 1
+    f = WORLD.frame  # eligibility is per clinical FTE (a missing FTE counts as full time)
+    fte = f["clinical_fte"].to_numpy(float) if "clinical_fte" in f.columns else np.ones(len(f))
+    fte = np.where(np.isfinite(fte) & (fte > 0), fte, 1.0)
+    eligible = f["ehr_after_hours_per_week"].to_numpy(float) / fte >= 1
     return gt.true_effect(
         WORLD,
         eligible,
