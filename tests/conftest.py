@@ -11,6 +11,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# One folder of joint-protection patterns for the whole run, inherited by the app servers and CLI runs the
+# tests start: each distinct release is searched once, then replayed (pipelines/release/joint.py).
+if not os.environ.get("CLINRET_PATTERN_CACHE"):
+    import tempfile
+
+    os.environ["CLINRET_PATTERN_CACHE"] = tempfile.mkdtemp(prefix="clinret-patterns-")
 SHARED = Path(os.environ.get("CLINRET_SHARED", ROOT.parent / "shared"))
 FORMATS = SHARED / "data" / "formats"
 MAPPINGS = Path(__file__).parent / "mappings"

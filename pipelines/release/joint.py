@@ -720,6 +720,24 @@ def _search(jobs: list[tuple], workers: int) -> list[tuple[list[attack.Label], O
         return list(pool.map(run, jobs))
 
 
+def _shared_dir() -> Path | None:
+    """CLINRET_PATTERN_CACHE: a folder of patterns by fingerprint shared by every process on the machine
+    (off unless set; the test suite sets it, so each distinct release is searched once per run). A pattern
+    is a list of unit names and columns to hide, keyed by a hash of its inputs; it holds no figures."""
+    value = os.environ.get("CLINRET_PATTERN_CACHE", "").strip()
+    return Path(value) if value else None
+
+
+def _write_shared(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)  # atomic: a reader sees the whole pattern or none
+    except OSError as exc:  # a cache, never a reason to fail a build
+        log.warning("could not keep the pattern in %s: %s", path.parent, exc)
+
+
 def default_workers() -> int:
     """Worker processes for the pattern search: CLINRET_BUILD_WORKERS, else the cores available."""
     value = os.environ.get("CLINRET_BUILD_WORKERS", "").strip()
@@ -759,6 +777,7 @@ def protect(
     )
     keys = {str(w): fingerprint(out, str(w), call_threshold, budget) for w in all_waves}
     found: dict[str, list[attack.Label]] = {}
+    shared = _shared_dir()
     for wave, key in keys.items():
         if known and key in known:
             found[wave] = list(known[key])
@@ -766,6 +785,9 @@ def protect(
         elif key in _CACHE:
             found[wave] = list(_CACHE[key])
             log.info("wave %s: pattern replayed from the cache (%d hidden)", wave, len(found[wave]))
+        elif shared is not None and (shared / f"{key}.json").exists():
+            found[wave] = labels_from_json((shared / f"{key}.json").read_text(encoding="utf-8"))
+            log.info("wave %s: pattern read from %s (%d hidden)", wave, shared, len(found[wave]))
     todo = [w for w in keys if w not in found]
     jobs = [(_wave_frames(out, w), w, call_threshold, (costs or {}).get(w), budget) for w in todo]
     for wave, (labels, searched) in zip(todo, _search(jobs, workers or default_workers()), strict=True):
@@ -778,6 +800,8 @@ def protect(
                 _CACHE.clear()
             _CACHE[keys[wave]] = labels
             outcome.patterns[wave] = (keys[wave], labels)
+            if shared is not None:
+                _write_shared(shared / f"{keys[wave]}.json", labels_to_json(labels))
     for wave in keys:
         _replay(out, wave, found[wave], call_threshold, outcome)
         if any(lab.column == ORGANISATION_ONLY for lab in found[wave]):
