@@ -62,13 +62,18 @@ def _producer_name(producer) -> str:
 
 
 def forget_model_results(db: str) -> int:
-    """Delete the stored per-wave model results (pipelines/models/cache.py), so the next build
-    computes every model: a full build even on a warehouse built before (`run.py --only full_build`)."""
+    """Delete what a build keeps for the next one: the per-wave model results (pipelines/models/cache.py),
+    the joint-protection patterns and the release history's answer hashes, so the next build computes
+    everything: a full build even on a warehouse built before (`run.py --only full_build`). Returns the
+    model results deleted."""
     from pipelines.store import warehouse
 
     with warehouse.connect(db) as con:
-        exists = con.execute("select count(*) from duckdb_tables() where table_name = 'model_cache'").fetchall()[0][0]
-        if not exists:
+        present = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+        for table in ("release_patterns", "released_answers", "released_waves"):
+            if table in present:
+                con.execute(f"delete from {table}")
+        if "model_cache" not in present:
             return 0
         n = con.execute("select count(*) from model_cache").fetchall()[0][0]
         con.execute("delete from model_cache")
@@ -111,6 +116,16 @@ def build_step(db: str, with_models: bool) -> dict:
             seconds["write (one transaction)"] = round(time.perf_counter() - t, 3)
 
     build.write = timed_write
+    protect = build.protect_jointly
+
+    def timed_protect(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return protect(*args, **kwargs)
+        finally:
+            seconds["joint protection (release history + attacker)"] = round(time.perf_counter() - t, 3)
+
+    build.protect_jointly = timed_protect
     model_seconds: dict[str, float] = {}
     cached: list[str] = []
     try:
