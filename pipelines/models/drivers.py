@@ -115,6 +115,9 @@ B_ORG = 30
 B_UNIT = 20
 CV_FOLDS = 5  # the organisation's importance is cross-validated (out-of-fold pseudo-R^2)
 CV_STEPS = 6  # chord steps per training fold, from the full-data fit
+# A subset's point fit stops when none of its coefficients moves by more than this (standardised
+# scale). Against 1e-6 (before): importances within 2e-9 at 1M, ranks identical, 30% fewer steps.
+POINT_TOL = 1e-5
 PERCENTILE_MIN_RESAMPLES = 200
 # A unit gets its own ranking from this many respondents who answered intent to leave. Measured with the
 # ground-truth generator (tests/models/ground_truth.py, 20 random units per size): below ~400 a
@@ -198,6 +201,40 @@ def _chord_fit(
             break
     eta = X @ beta.T
     ll = (w[:, None] * (y[:, None] * eta - _log1pexp(eta))).sum(axis=0)
+    return ll, beta, eta
+
+
+def _fit_subsets(
+    X: np.ndarray,
+    y: np.ndarray,
+    masks: np.ndarray,
+    h_inv: np.ndarray,
+    beta0: np.ndarray,
+    *,
+    ridge: float = 1.0,
+    max_iter: int = 40,
+    tol: float = POINT_TOL,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The point estimates: `_chord_fit` with unit weights, each subset iterated only until its own
+    step is below `tol` (the others carry on). Returns (log-likelihoods, coefficients, linear
+    predictors n x S), the log-likelihoods exact at the returned coefficients."""
+    k = X.shape[1]
+    m = masks.astype("float64")
+    pen = np.full(k, ridge)
+    pen[0] = 0.0
+    beta = beta0 * m
+    active = np.arange(masks.shape[0])
+    for _ in range(max_iter):
+        b = beta[active]
+        p = expit(X @ b.T)
+        grad = ((X.T @ (y[:, None] - p)).T - pen * b) * m[active]
+        step = np.matmul(h_inv[active], grad[:, :, None])[:, :, 0]
+        beta[active] = b + step
+        active = active[np.max(np.abs(step), axis=1) >= tol]
+        if not len(active):
+            break
+    eta = X @ beta.T
+    ll = (y[:, None] * eta - _log1pexp(eta)).sum(axis=0)
     return ll, beta, eta
 
 
@@ -421,7 +458,7 @@ def _analyse(data: pd.DataFrame, rng: np.random.Generator, resamples: int, cv_fo
     w1 = np.ones(len(y))
     full_beta = fit_logit(X, y)
     h_inv = _subset_inverses(X, full_beta, masks)
-    ll, betas, eta = _chord_fit(X, y, w1, masks, h_inv, np.broadcast_to(full_beta, masks.shape))
+    ll, betas, eta = _fit_subsets(X, y, masks, h_inv, np.broadcast_to(full_beta, masks.shape))
     ll0 = _null_loglik(y, w1)
     r2 = 1.0 - ll / ll0
     gd = D @ (r2 - r2[0])
