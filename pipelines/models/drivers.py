@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from math import comb
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import numpy as np
@@ -439,9 +439,19 @@ def _dominance_matrix(p: int) -> np.ndarray:
     return D
 
 
-def _analyse(data: pd.DataFrame, rng: np.random.Generator, resamples: int, cv_folds: int) -> _Weights | None:
-    """General dominance on `data` (model-frame rows with ITL answered, already subsampled); `rng`
-    continues the stream that drew the subsample (bootstrap weights, then the folds)."""
+class _Design(NamedTuple):
+    """A unit's model matrix and its subsets of driver groups."""
+
+    spec: DesignSpec
+    X: np.ndarray
+    y: np.ndarray
+    masks: np.ndarray  # 2^p x k: columns of each subset (bit j: present[j]); adjustment always in
+    present: list[int]  # driver groups (indices into DRIVER_GROUPS) with a column in this unit
+    by_source: dict[str, list[int]]
+
+
+def _design(data: pd.DataFrame) -> _Design | None:
+    """The design of `data` (model-frame rows with ITL answered), or None when it cannot be analysed."""
     y = data["itl"].to_numpy(dtype="float64")
     if len(data) < 10 or y.min() == y.max():
         return None
@@ -450,10 +460,20 @@ def _analyse(data: pd.DataFrame, rng: np.random.Generator, resamples: int, cv_fo
     by_source = spec.column_groups()
     groups = [[i for c in g.columns for i in by_source.get(c, [])] for g in DRIVER_GROUPS]
     present = [j for j, cols in enumerate(groups) if cols]
-    p = len(present)
     masks = _subset_masks([groups[j] for j in present], X.shape[1])
     for col in ADJUSTMENT:
         masks[:, by_source.get(col, [])] = True
+    return _Design(spec, X, y, masks, present, by_source)
+
+
+def _analyse(data: pd.DataFrame, rng: np.random.Generator, resamples: int, cv_folds: int) -> _Weights | None:
+    """General dominance on `data` (model-frame rows with ITL answered, already subsampled); `rng`
+    continues the stream that drew the subsample (bootstrap weights, then the folds)."""
+    design = _design(data)
+    if design is None:
+        return None
+    spec, X, y, masks, present, by_source = design
+    p = len(present)
     D = _dominance_matrix(p)
     w1 = np.ones(len(y))
     full_beta = fit_logit(X, y)
