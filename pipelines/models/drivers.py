@@ -265,8 +265,10 @@ def _one_step_replicates(
     pen[0] = 0.0
     resid = y[:, None] - expit(eta)  # n x S
     loglik = y[:, None] * eta - _log1pexp(eta)  # n x S
-    weighted_x = (W[:, :, None] * X[None]).transpose(0, 2, 1).reshape(B * k, n)
-    gu = (weighted_x @ resid).reshape(B, k, S).transpose(0, 2, 1) * m  # B x S x k, unpenalised
+    # the one large product (most of the time), in single precision: twice as fast, and its rounding
+    # (~1e-6 relative on sums of n terms of order 1) is far below the replicates' spread
+    weighted_x = (W[:, :, None] * X[None]).transpose(0, 2, 1).reshape(B * k, n).astype("float32")
+    gu = (weighted_x @ resid.astype("float32")).reshape(B, k, S).transpose(0, 2, 1) * m  # B x S x k, unpenalised
     g = gu - (pen * betas) * m
     d = np.matmul(g.transpose(1, 0, 2), h_inv).transpose(1, 0, 2)  # H_s^-1 g (H_s^-1 is symmetric)
     # d'H_s d = d'g (H_s d = g on the subset's columns); the penalty is not part of the likelihood
