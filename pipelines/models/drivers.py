@@ -23,14 +23,15 @@ is its own); smaller units borrow the organisation's (`'organisation'`) and show
 unfavourable % only. "Act here" (see `to_long`) needs the unit to be worse than the organisation
 beyond noise.
 
-Intervals: bootstrap over respondents (Poisson(1) weights). Each replicate refits all subsets by one
-Newton step from the point estimate and takes the replicate's log-likelihood at that step to second
-order (a one-step bootstrap: first-order equivalent to refitting, and computed for all replicates at
-once from each subset's residuals, with no refit on the respondents' rows). On the 1M benchmark its
-bootstrap SDs were within 1% of full refits at the organisation and 4% on average in units of 500
-(three Newton steps, used before: 1.5%); 20 replicates themselves carry about 16% Monte Carlo error
-on an SD. 95% interval from percentiles with >= 200 replicates, else the estimate +/- 1.96
-bootstrap SD (not floored: a cross-validated importance may be below zero). For
+Intervals: bootstrap over respondents (Poisson(1) weights). Each replicate takes one Newton step from
+every subset's point estimate and the replicate's log-likelihood there to second order (a one-step
+bootstrap: first-order equivalent to refitting each subset to the replicate, computed for all
+replicates at once from the subsets' residuals instead of refits on the respondents' rows). Against
+refits to convergence on the 1M benchmark, its bootstrap SDs were within about 2% at the organisation
+(4,000 respondents) and about 4% narrower on average in units of 500 (the three refit steps used
+before: about 2% narrower), inside the Monte Carlo error of an SD from 20 replicates (about 16%);
+tests/models/test_drivers.py checks it. 95% interval from percentiles with >= 200 replicates, else
+the estimate +/- 1.96 bootstrap SD (not floored: a cross-validated importance may be below zero). For
 speed, the organisation is analysed on at most 4,000 and each unit on at most 500 respondents (random
 subsample; units above that get somewhat wider intervals than the full unit would: conservative).
 Defaults: 30 replicates for the organisation, 20 per unit.
