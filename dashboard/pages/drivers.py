@@ -23,7 +23,7 @@ else:
         key="drivers_importance",
         caption="Predictive importance: the share of what the drivers together explain about stated intent to leave "
         "in a cross-validated fit (general dominance analysis, which splits shared influence fairly between "
-        "related drivers). Bars: 95% bootstrap percentile interval. "
+        "related drivers). Bars: 95% bootstrap interval (the estimate ± 1.96 bootstrap SDs; percentiles where 200 or more replicates were drawn). "
         "Vermillion: worse conditions go with more intent to leave; blue: the opposite. These are associations "
         "in one survey, not proof of cause.",
     )
