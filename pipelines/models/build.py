@@ -159,6 +159,9 @@ def produce_models(con: duckdb.DuckDBPyConnection, ctx: Any) -> list[Any]:
     built = build_models(con, assumptions.values(con), store=ctx.after_write)
     diagnostics = built.diagnostics
     ctx.after_write.append(lambda write_con: risk.store_diagnostics(write_con, diagnostics))
+    # the turnover check (produce_turnover, after this producer) forecasts from these risk units; its
+    # model cache lookup cannot find them yet (the cache is written with the build's tables)
+    ctx.shared["risk_units"] = built.tables["rel_unit_risk"][0]
     for name, (frame, kind) in built.tables.items():
         out.append(Released(name, release_table(name, frame, kind, ctx.k, ctx.intentions_k), kind=kind))
     return out
