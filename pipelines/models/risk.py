@@ -20,7 +20,12 @@ coefficients from their approximate posterior (one of `refits` draws), fresh Poi
 respondents (which respondents happened to answer) and, for departures and cost, a draw of
 P(leave | ITL) and P(leave | no ITL) from Beta priors around the set values (`conversion_draws`).
 `expected_departures_sampling_lo/_hi` hold the interval with the conversion fixed, to show how much of
-the width is the assumptions'.
+the width is the assumptions'. The Poisson weights are drawn per site x department x role cell, in
+the same distribution as one weight per respondent (`poisson_replicates`): a cell's total weight is
+Poisson(n), exactly; given it, cells of fewer than EXACT_CELL (200) respondents resample that many
+respondents, and in larger cells the mean of the resampled probabilities is drawn from its normal
+approximation (mean and variance of the weighted sum exactly sum p and sum p^2, as with a weight per
+respondent).
 
 Diagnostics per wave: cross-validated (out-of-fold) AUROC, observed/expected and calibration slope on
 the wave, and the previous wave's model scored on this wave before it is refitted (temporal
@@ -91,7 +96,118 @@ class FittedModel:
 
     def _predict(self, df: pd.DataFrame, beta: np.ndarray | None = None) -> np.ndarray:
         """Private: per-respondent probabilities, used only to form aggregates inside the pipeline."""
-        return expit(self.spec.transform(df) @ (self.beta if beta is None else beta))
+        return expit(_Design(self.spec, df).dot(self.beta if beta is None else beta))
+
+
+class _Design:
+    """A model matrix kept in two parts (`DesignSpec.transform_parts`): the dense columns and, per unit
+    term, which of its one-hot columns each row has set. `dot`, `tdot` and `gram` give X @ beta,
+    X.T @ r and X.T @ diag(w) @ X exactly as the full matrix would (up to rounding), but the unit
+    terms' columns (most of the matrix: ~40 of ~80 at a health system's size) cost a bincount, not
+    a pass over an n x k matrix."""
+
+    def __init__(self, spec: DesignSpec, df: pd.DataFrame):
+        self.dense, codes = spec.transform_parts(df)
+        self.n, self.d = self.dense.shape
+        self.blocks: list[tuple[int, int, np.ndarray]] = []  # (first column, columns, code per row)
+        # per block, the rows with a column set grouped by unit (for np.add.reduceat): row order,
+        # where each present unit's rows start, and which units are present
+        self._groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        start = self.d
+        for name in spec.random:
+            size = len(spec.random_levels[name])
+            code = codes[name]
+            self.blocks.append((start, size, code))
+            order = np.argsort(code, kind="stable")
+            order = order[code[order] >= 0]
+            present, first = np.unique(code[order], return_index=True)
+            self._groups.append((order, first, present))
+            start += size
+        self.k = start
+
+    def dot(self, beta: np.ndarray) -> np.ndarray:
+        """X @ beta; beta may be (k,) or (k, m) for m coefficient vectors at once."""
+        eta = self.dense @ beta[: self.d]
+        for start, size, code in self.blocks:
+            # code -1 (no column set) picks the appended zero row
+            eta = eta + np.concatenate([beta[start : start + size], np.zeros_like(beta[:1])])[code]
+        return eta
+
+    def tdot(self, r: np.ndarray) -> np.ndarray:
+        """X.T @ r."""
+        out = np.empty(self.k)
+        out[: self.d] = self.dense.T @ r
+        for start, size, code in self.blocks:
+            out[start : start + size] = np.bincount(code + 1, weights=r, minlength=size + 1)[1:]
+        return out
+
+    def gram(self, w: np.ndarray) -> np.ndarray:
+        """X.T @ diag(w) @ X."""
+        H = np.empty((self.k, self.k))
+        wd = self.dense * w[:, None]
+        H[: self.d, : self.d] = self.dense.T @ wd
+        for i, ((start, size, code), (order, first, present)) in enumerate(zip(self.blocks, self._groups, strict=True)):
+            sums = np.zeros((size, self.d))
+            if len(order):
+                sums[present] = np.add.reduceat(wd[order], first, axis=0)
+            H[start : start + size, : self.d] = sums
+            H[: self.d, start : start + size] = sums.T
+            for start2, size2, code2 in self.blocks[i:]:
+                both = (code + 1) * (size2 + 1) + (code2 + 1)
+                cross = np.bincount(both, weights=w, minlength=(size + 1) * (size2 + 1))
+                cross = cross.reshape(size + 1, size2 + 1)[1:, 1:]
+                H[start : start + size, start2 : start2 + size2] = cross
+                H[start2 : start2 + size2, start : start + size] = cross.T
+        return H
+
+
+def _fit_logit(
+    design: _Design,
+    y: np.ndarray,
+    *,
+    penalty: np.ndarray,
+    beta0: np.ndarray | None = None,
+    max_iter: int = 30,
+    tol: float = 1e-7,
+    hessian: np.ndarray | None = None,
+) -> np.ndarray:
+    """The penalised logistic fit of `features.fit_logit` (the same start, objective and stopping
+    rule: a step below `tol`) on a `_Design`, by Newton steps that reuse a Hessian while it still
+    serves: `hessian` (X'WX at a nearby beta, e.g. the previous empirical-Bayes iteration's) is
+    used until a step fails to shrink at least fourfold, and then X'WX is recomputed at the current
+    beta (at most `max_iter` times). The optimum is the same strictly convex objective's; only the
+    path to it is cheaper (a gradient costs a pass over the n x 40 dense columns, X'WX ~40 of them)."""
+    k = design.k
+    if beta0 is None:
+        beta = np.zeros(k)
+        ybar = float(np.clip(y.sum() / max(len(y), 1e-12), 1e-4, 1 - 1e-4))
+        beta[0] = np.log(ybar / (1 - ybar))
+    else:
+        beta = beta0.copy()
+    ridge = np.diag(penalty) + 1e-9 * np.eye(k)
+    hess = None if hessian is None else hessian + ridge
+    fresh, previous, computed = False, np.inf, 0
+    for _ in range(4 * max_iter):
+        p = expit(design.dot(beta))
+        grad = design.tdot(y - p) - penalty * beta
+        if hess is None:
+            if computed == max_iter:
+                break
+            hess = design.gram(p * (1 - p)) + ridge
+            fresh, computed = True, computed + 1
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        size = float(np.max(np.abs(step)))
+        if not fresh and size > previous / 4:
+            hess = None  # the old Hessian no longer serves: recompute here and take a full Newton step
+            continue
+        beta = beta + step
+        if size < tol:
+            break
+        previous, fresh = size, False
+    return beta
 
 
 def _auroc(y: np.ndarray, score: np.ndarray) -> float:
@@ -102,7 +218,7 @@ def _auroc(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def _penalised_fit(
-    X: np.ndarray, y: np.ndarray, groups: dict[str, np.ndarray], *, iters: int = EB_ITERATIONS
+    X: _Design, y: np.ndarray, groups: dict[str, np.ndarray], *, iters: int = EB_ITERATIONS
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """Logistic regression with random intercepts for the unit terms, fitted as a penalised model.
 
@@ -112,19 +228,21 @@ def _penalised_fit(
     mixed model, tau_g^2 = (sum_j b_j^2 + trace of the posterior covariance of b_g) / J_g, iterated in
     MacKay's form tau_g^2 = sum_j b_j^2 / (J_g - trace(cov_g) / tau_g^2). Returns
     (coefficients, their posterior covariance, tau^2 per term)."""
-    k = X.shape[1]
+    k = X.k
     penalty = np.full(k, 1.0)
     penalty[0] = 0.0
     tau2 = {g: TAU2_START for g in groups}
     beta = None
     cov = np.eye(k)
     final = False
+    gram = None
     for it in range(iters + 1):
         for g, idx in groups.items():
             penalty[idx] = 1.0 / tau2[g]
-        beta = fit_logit(X, y, beta0=beta, penalty=penalty, max_iter=30 if it == 0 else 10)
-        p = expit(X @ beta)
-        hess = (X * (p * (1 - p))[:, None]).T @ X + np.diag(penalty) + 1e-9 * np.eye(k)
+        beta = _fit_logit(X, y, beta0=beta, penalty=penalty, max_iter=30 if it == 0 else 10, hessian=gram)
+        p = expit(X.dot(beta))
+        gram = X.gram(p * (1 - p))
+        hess = gram + np.diag(penalty) + 1e-9 * np.eye(k)
         cov = np.linalg.inv(hess)
         if not groups or final or it == iters:
             break
@@ -176,8 +294,7 @@ def fit_model(
     if len(train) < 10 or y.min() == y.max():
         raise ValueError("Too few answers to intent to leave (or no variation) to fit a risk model.")
     drivers, spec = _design(train, include_burnout, units)
-    X = spec.transform(train)
-    beta, cov, tau2 = _penalised_fit(X, y, spec.random_indices())
+    beta, cov, tau2 = _penalised_fit(_Design(spec, train), y, spec.random_indices())
     n = len(train)
     try:
         chol = np.linalg.cholesky(cov)
@@ -255,8 +372,8 @@ def cross_validate(
         test = fold == f
         # the same model as fit_model, refitted without the held-out fold: out-of-fold predictions
         _, spec = _design(train[~test], include_burnout, units)
-        beta, _, _ = _penalised_fit(spec.transform(train[~test]), y[~test], spec.random_indices())
-        oof[test] = expit(spec.transform(train[test]) @ beta)
+        beta, _, _ = _penalised_fit(_Design(spec, train[~test]), y[~test], spec.random_indices())
+        oof[test] = expit(_Design(spec, train[test]).dot(beta))
         if 0 < y[test].sum() < test.sum():
             aucs.append(_auroc(y[test], oof[test]))
     out.update(_calibration(y, oof, min_bin))
@@ -425,6 +542,69 @@ def conversion_draws(a: float, b: float, size: int, rng: np.random.Generator) ->
     return draw(a, assumptions.P_LEAVE_ITL), draw(b, assumptions.P_LEAVE_NO_ITL)
 
 
+# Cells with fewer respondents than this are resampled respondent by respondent; in larger cells the
+# mean of the resampled respondents' probabilities is drawn from its normal approximation.
+EXACT_CELL = 200
+P_CHUNK = 10  # coefficient draws whose per-respondent probabilities are held at once
+
+
+def poisson_replicates(
+    design: _Design,
+    betas: np.ndarray,
+    codes: np.ndarray,
+    n_cells: int,
+    resamples: int,
+    rng: np.random.Generator,
+    exact_below: int = EXACT_CELL,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Poisson bootstrap of the cells' predicted ITL, drawn per cell: (sums, weights), each
+    (resamples, n_cells), replicate j holding sum_i w_i p_i and sum_i w_i over each cell's respondents,
+    with w_i iid Poisson(1) and p_i from coefficient draw `betas[j % len(betas)]`.
+
+    Per cell c of n_c respondents this is drawn without a weight per respondent, in the same
+    distribution: the total weight W = sum_i w_i is Poisson(n_c) (a sum of independent Poissons),
+    and given W the weights are a multinomial sample of W respondents drawn with replacement, so
+    sum_i w_i p_i is the sum of W draws from the cell's p values. Cells of fewer than `exact_below`
+    respondents draw those W respondents; in larger cells that sum is W * mean + sqrt(W) * sd * Z
+    (mean and population SD of the cell's p, Z standard normal: the central limit theorem for a
+    mean of about `exact_below` or more draws of values in (0, 1)). Its mean and variance are
+    exactly the per-respondent bootstrap's, sum p and sum p^2, and W is exact in every cell."""
+    counts = np.bincount(codes, minlength=n_cells)
+    order = np.argsort(codes, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    present = np.flatnonzero(counts > 0)
+    n = np.maximum(counts, 1).astype("float64")
+    R = len(betas)
+    W = rng.poisson(counts.astype("float64"), size=(resamples, n_cells)).astype("float64")
+    Z = rng.standard_normal((resamples, n_cells))
+    small = np.flatnonzero((counts > 0) & (counts < exact_below))
+    sums = np.empty((resamples, n_cells))
+    for first in range(0, R, P_CHUNK):
+        chunk = betas[first : first + P_CHUNK]
+        P = expit(design.dot(chunk.T))[order]  # (respondents grouped by cell, draws in the chunk)
+        total = np.zeros((n_cells, len(chunk)))
+        total_sq = np.zeros((n_cells, len(chunk)))
+        if len(present):
+            total[present] = np.add.reduceat(P, starts[present], axis=0)
+            total_sq[present] = np.add.reduceat(P * P, starts[present], axis=0)
+        mean = total / n[:, None]
+        sd = np.sqrt(np.clip(total_sq / n[:, None] - mean**2, 0.0, None))
+        for offset in range(len(chunk)):
+            reps = np.arange(first + offset, resamples, R)
+            if not len(reps):
+                continue
+            w = W[reps]
+            sums[reps] = w * mean[:, offset] + np.sqrt(w) * sd[:, offset] * Z[reps]
+            if len(small):
+                draws = w[:, small].astype("int64").ravel()  # replicate-major, then cell
+                slot = np.repeat(np.arange(draws.size), draws)
+                cell = small[slot % len(small)]
+                picked = starts[cell] + np.floor(rng.random(slot.size) * counts[cell]).astype("int64")
+                exact = np.bincount(slot, weights=P[picked, offset], minlength=draws.size)
+                sums[np.ix_(reps, small)] = exact.reshape(len(reps), len(small))
+    return sums, W
+
+
 def _wave_risk(
     df: pd.DataFrame,
     roster: pd.DataFrame | None,
@@ -443,24 +623,13 @@ def _wave_risk(
     n_cells = len(cells)
     counts = np.bincount(codes, minlength=n_cells).astype("float64")
     answered = np.bincount(codes, weights=df["itl"].notna().to_numpy(dtype="float64"), minlength=n_cells)
-    X = model.spec.transform(df)
-    p_hat = expit(X @ model.beta)
+    design = _Design(model.spec, df)
+    p_hat = expit(design.dot(model.beta))
     point_sum = np.bincount(codes, weights=p_hat, minlength=n_cells)
 
-    # Bootstrap: replicate j uses refit j % R and fresh Poisson(1) weights on respondents.
-    R = max(len(model.refit_betas), 1)
-    sums = np.empty((resamples, n_cells))
-    wsum = np.empty((resamples, n_cells))
-    for r in range(R):
-        reps = range(r, resamples, R)
-        if not len(reps):
-            continue
-        beta = model.refit_betas[r] if len(model.refit_betas) else model.beta
-        p_r = expit(X @ beta)
-        for j in reps:
-            w = rng.poisson(1.0, len(df)).astype("float64")
-            sums[j] = np.bincount(codes, weights=w * p_r, minlength=n_cells)
-            wsum[j] = np.bincount(codes, weights=w, minlength=n_cells)
+    # Bootstrap: replicate j uses coefficient draw j % R and fresh Poisson(1) weights on respondents.
+    betas = model.refit_betas if len(model.refit_betas) else model.beta[None, :]
+    sums, wsum = poisson_replicates(design, betas, codes, n_cells, resamples, rng)
     point_p = point_sum / counts
     rep_p = np.where(wsum > 0, sums / np.where(wsum > 0, wsum, 1), point_p)
 
@@ -702,6 +871,8 @@ def _compute_risk(
                             "folds": d["folds"],
                             "calibration": "out-of-fold (5-fold cross-validation) on this wave",
                             "resamples": resamples,
+                            "resampling": "Poisson(1) weights on respondents, drawn per site x department x role "
+                            f"cell: exact below {EXACT_CELL} respondents, the cell mean's normal approximation above",
                             "conversion_priors": {
                                 key: {"mean": float(values[key]), "concentration": kappa}
                                 for key, kappa in CONVERSION_CONCENTRATION.items()
