@@ -148,6 +148,7 @@ class DesignSpec:
                 spec.indicators.append(col)
         for col in categorical:
             counts = df[col].dropna().value_counts()
+            counts = counts[counts > 0]  # a categorical column lists unused categories too
             if counts.empty:
                 continue
             ordered = sorted(counts.index, key=lambda v: (-counts[v], str(v)))
@@ -245,7 +246,7 @@ class DesignSpec:
             if levels_:
                 # a missing value takes the mode (usually the reference level: no column set)
                 index = pd.Index(levels_, dtype=object)
-                values, uniques = pd.factorize(df[col].astype(object), use_na_sentinel=True)
+                values, uniques = pd.factorize(df[col], use_na_sentinel=True)  # fast on a categorical
                 level_of = np.append(index.get_indexer(uniques), index.get_indexer([self.modes[col]]))
                 codes = level_of[values]  # values == -1 (missing) picks the mode's entry
                 block = dense[:, j : j + len(levels_)]
@@ -268,7 +269,7 @@ def _combinations(df: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray,
         return np.zeros(0, dtype=np.int64), np.empty(0, dtype=object)
     combined = np.zeros(n, dtype=np.int64)
     for c in columns:
-        codes, uniques = pd.factorize(df[c].astype(object), use_na_sentinel=True)
+        codes, uniques = pd.factorize(df[c], use_na_sentinel=True)
         combined = combined * (len(uniques) + 1) + (codes + 1)  # 0: missing
     _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
     keys = DesignSpec.unit_keys(df.iloc[first], columns)
