@@ -77,11 +77,14 @@ def build_models(
     hits: list[str] = []
     t = time.perf_counter()
     units, diags = [], []
+    fitted: dict = {}  # each wave's model, for the next wave's temporal validation (fitted once)
     for i, w in enumerate(wave_list):
 
         def compute_risk(w: str = w) -> dict[str, pd.DataFrame]:
             # diagnostics include last wave's model scored on this wave, before this wave is refitted
-            result = risk.compute_risk(con, wave=w, values=values, resamples=resamples, refits=refits)
+            result = risk.compute_risk(
+                con, wave=w, values=values, resamples=resamples, refits=refits, fitted=fitted
+            )  # fmt: skip
             return {"units": result.units, "diagnostics": result.diagnostics}
 
         previous = model_cache.wave_state(con, wave_list[i - 1] if i else None)

@@ -88,6 +88,7 @@ class FittedModel:
     n_events: int
     drivers: tuple[str, ...]
     method: dict[str, Any] = field(default_factory=dict)
+    tau2: dict[str, float] = field(default_factory=dict)  # between-unit variances (unrounded)
 
     def coefficients(self) -> pd.DataFrame:
         """Log-odds per SD (numbers) or versus the reference level (categories), with bootstrap SD."""
@@ -218,7 +219,12 @@ def _auroc(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def _penalised_fit(
-    X: _Design, y: np.ndarray, groups: dict[str, np.ndarray], *, iters: int = EB_ITERATIONS
+    X: _Design,
+    y: np.ndarray,
+    groups: dict[str, np.ndarray],
+    *,
+    iters: int = EB_ITERATIONS,
+    start: tuple[np.ndarray | None, dict[str, float]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """Logistic regression with random intercepts for the unit terms, fitted as a penalised model.
 
@@ -226,13 +232,18 @@ def _penalised_fit(
     term g get the penalty 1/tau_g^2, i.e. a N(0, tau_g^2) random intercept per unit. tau_g^2 is the
     empirical-Bayes estimate of the between-unit variance by the EM update of a Laplace-approximated
     mixed model, tau_g^2 = (sum_j b_j^2 + trace of the posterior covariance of b_g) / J_g, iterated in
-    MacKay's form tau_g^2 = sum_j b_j^2 / (J_g - trace(cov_g) / tau_g^2). Returns
-    (coefficients, their posterior covariance, tau^2 per term)."""
+    MacKay's form tau_g^2 = sum_j b_j^2 / (J_g - trace(cov_g) / tau_g^2). `start`: (coefficients or
+    None, tau^2 per term) to start the iterations from instead of TAU2_START, e.g. a fit of the same
+    model on similar data: the same fixed point, in fewer steps. Returns (coefficients, their
+    posterior covariance, tau^2 per term)."""
     k = X.k
     penalty = np.full(k, 1.0)
     penalty[0] = 0.0
     tau2 = {g: TAU2_START for g in groups}
     beta = None
+    if start is not None:
+        beta = None if start[0] is None else start[0].copy()
+        tau2.update({g: float(np.clip(v, TAU2_MIN, TAU2_MAX)) for g, v in start[1].items() if g in groups})
     cov = np.eye(k)
     final = False
     gram = None
@@ -314,7 +325,7 @@ def fit_model(
         "estimator": "logistic regression with site and department random intercepts (penalised IRLS, "
         "empirical-Bayes variances; ridge 1 on standardised drivers)",
     }
-    return FittedModel(spec, beta, draws.reshape(refits, len(beta)), n, int(y.sum()), drivers, method)
+    return FittedModel(spec, beta, draws.reshape(refits, len(beta)), n, int(y.sum()), drivers, method, tau2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,11 +360,16 @@ def cross_validate(
     min_bin: int = 10,
     seed: int = 0,
     units: bool = True,
+    model: FittedModel | None = None,
 ) -> dict[str, Any]:
     """5-fold cross-validated AUROC, observed/expected, calibration slope and a calibration curve.
 
     All numbers are computed on held-out folds. The curve has up to 10 equal-size bins of predicted
-    risk, never fewer than `min_bin` respondents each.
+    risk, never fewer than `min_bin` respondents each. `model`: the wave's fitted model, if at hand;
+    each fold's fit then starts its empirical-Bayes iterations at that model's between-unit variances
+    (and its Newton steps at its coefficients when the columns are the same) instead of TAU2_START.
+    The fold's own estimate is the same fixed point, reached in fewer steps; only the stopping
+    rule's 1% tolerance can tell the two starts apart.
     """
     rng = np.random.default_rng(seed + 1)
     train = _fit_rows(df, max_fit_rows, rng)
@@ -372,7 +388,10 @@ def cross_validate(
         test = fold == f
         # the same model as fit_model, refitted without the held-out fold: out-of-fold predictions
         _, spec = _design(train[~test], include_burnout, units)
-        beta, _, _ = _penalised_fit(_Design(spec, train[~test]), y[~test], spec.random_indices())
+        start = None
+        if model is not None and model.tau2:
+            start = (model.beta if model.spec.columns == spec.columns else None, model.tau2)
+        beta, _, _ = _penalised_fit(_Design(spec, train[~test]), y[~test], spec.random_indices(), start=start)
         oof[test] = expit(_Design(spec, train[test]).dot(beta))
         if 0 < y[test].sum() < test.sum():
             aucs.append(_auroc(y[test], oof[test]))
@@ -443,10 +462,18 @@ def drift_warning(oe: float, slope: float, previous_wave: str, wave: str) -> str
 
 
 def temporal_validation(
-    previous: pd.DataFrame, current: pd.DataFrame, *, previous_wave: str, wave: str, seed: int = 0
+    previous: pd.DataFrame | None,
+    current: pd.DataFrame,
+    *,
+    previous_wave: str,
+    wave: str,
+    seed: int = 0,
+    model: FittedModel | None = None,
 ) -> dict[str, Any]:
     """Fit the model on the previous wave and score it on this wave, before this wave is refitted:
-    observed/expected, calibration slope and AUROC on the new wave's respondents, and the drift flag."""
+    observed/expected, calibration slope and AUROC on the new wave's respondents, and the drift flag.
+    `model`: the previous wave's model when already fitted (`fit_model` on `previous` with this seed;
+    its coefficients do not depend on `refits`), else it is fitted here from `previous`."""
     nan = float("nan")
     out: dict[str, Any] = {
         "previous_wave": previous_wave,
@@ -457,10 +484,11 @@ def temporal_validation(
         "drift_warning": None,
     }
     scored = current[current["itl"].notna()]
-    try:
-        model = fit_model(previous, refits=0, seed=seed)
-    except ValueError:
-        return out
+    if model is None:
+        try:
+            model = fit_model(previous, refits=0, seed=seed)
+        except ValueError:
+            return out
     y = scored["itl"].to_numpy(dtype="float64")
     if len(y) < 10 or y.min() == y.max():
         return out
@@ -789,6 +817,13 @@ class RiskResult:
     coefficients: dict[str, pd.DataFrame]
 
 
+def _categorical(df: pd.DataFrame) -> pd.DataFrame:
+    """The respondents with their unit and category columns as pandas categoricals: the same values
+    and missing values, but the model matrices of the cross-validation folds and the bootstrap read
+    their codes instead of hashing text again for every subset."""
+    return df.astype({c: "category" for c in ("site", "department", "role", "tenure_band") if c in df})
+
+
 def compute_risk(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -802,14 +837,22 @@ def compute_risk(
     refits: int = REFITS,
     diagnostics: bool = True,
     seed: int = 0,
+    fitted: dict[tuple[str, int], FittedModel] | None = None,
 ) -> RiskResult:
     """Unit risk, expected departures and cost exposure for one wave (or every wave when None),
-    with the model's cross-validated diagnostics per wave."""
+    with the model's cross-validated diagnostics per wave.
+
+    `fitted`: models fitted earlier on the same connection, by (wave, seed), read and filled in: a
+    wave's temporal validation scores the previous wave's model, which is that wave's own fit (the
+    same respondents and seed give the same coefficients), so a build going through the waves in
+    order fits each model once."""
     unknown = set(levels) - set(LEVELS)
     if unknown:
         raise ValueError(f"Unknown levels {sorted(unknown)}; choose from {list(LEVELS)}.")
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: BLAS threads only contend
-        return _compute_risk(con, wave, levels, site, department, role, values, resamples, refits, diagnostics, seed)
+        return _compute_risk(
+            con, wave, levels, site, department, role, values, resamples, refits, diagnostics, seed, fitted
+        )
 
 
 def _compute_risk(
@@ -824,20 +867,27 @@ def _compute_risk(
     refits: int,
     diagnostics: bool,
     seed: int,
+    fitted: dict[tuple[str, int], FittedModel] | None = None,
 ) -> RiskResult:
     values = values or assumptions.values(con)
     all_waves = waves(con)
     wave_list = [wave] if wave is not None else all_waves
     units, diags, coefs = [], [], {}
     for w in wave_list:
-        df = load_respondents(con, wave=w)
+        df = _categorical(load_respondents(con, wave=w))
         if df.empty:
             continue
         before = [v for v in all_waves if v < w]
         temporal: dict[str, Any] = {}
         if diagnostics and before:  # last wave's model on this wave, before this wave is refitted
+            known = (fitted or {}).get((before[-1], seed))
             temporal = temporal_validation(
-                load_respondents(con, wave=before[-1]), df, previous_wave=before[-1], wave=w, seed=seed
+                None if known else _categorical(load_respondents(con, wave=before[-1])),
+                df,
+                previous_wave=before[-1],
+                wave=w,
+                seed=seed,
+                model=known,
             )
         try:
             model = fit_model(df, refits=refits, seed=seed)
@@ -845,13 +895,15 @@ def _compute_risk(
             if diagnostics:
                 diags.append({"wave": w, "model": "intent_to_leave", "n_respondents": len(df), "verdict": str(exc)})
             continue
+        if fitted is not None:
+            fitted[(w, seed)] = model
         coefs[w] = model.coefficients()
         roster = load_roster(con, w or None)
         frame = _wave_risk(df, roster, values, levels, model, resamples, seed)
         frame["wave"] = w
         units.append(_filter_units(frame, site, department, role))
         if diagnostics:
-            d = cross_validate(df, seed=seed)
+            d = cross_validate(df, seed=seed, model=model)
             diags.append(
                 {
                     "wave": w,
@@ -870,6 +922,8 @@ def _compute_risk(
                             **model.method,
                             "folds": d["folds"],
                             "calibration": "out-of-fold (5-fold cross-validation) on this wave",
+                            "fold_fits": "each fold's empirical-Bayes iterations start at the wave model's "
+                            "between-unit variances (the same fixed point, fewer steps)",
                             "resamples": resamples,
                             "resampling": "Poisson(1) weights on respondents, drawn per site x department x role "
                             f"cell: exact below {EXACT_CELL} respondents, the cell mean's normal approximation above",
