@@ -56,11 +56,14 @@ def load_respondents(
     department: str | None = None,
     role: str | None = None,
     reasons: Sequence[str] = (),
+    categorical: bool = False,
 ) -> pd.DataFrame:
     """One row per respondent in scope: dimensions, tenure band, drivers, ITL and intentions.
 
     `itl` is 1.0/0.0 (NaN when intent_to_leave is missing). `reasons` adds a boolean column
-    `reason_<code>` per requested leave reason. Internal to the pipeline: never released.
+    `reason_<code>` per requested leave reason. Text columns are objects with None for missing, or
+    with `categorical` pandas categoricals (the same values; cheaper to read and to group for the
+    models' many subsets). Internal to the pipeline: never released.
     """
     unknown = set(reasons) - set(contract.LEAVE_REASONS)
     if unknown:
@@ -71,7 +74,7 @@ def load_respondents(
     )  # r comes from the contract's allow-list above, never from user text
     sql = f"""
         select coalesce(wave, '') as wave, site, department, role, tenure_band,
-               {", ".join(DRIVERS)},
+               {", ".join(f"{d}::DOUBLE as {d}" for d in DRIVERS)},
                case when intent_to_leave is null then null
                     when intent_to_leave >= {int(contract.ITL_THRESHOLD)} then 1.0 else 0.0 end as itl,
                intent_to_reduce_fte, leave_path{reason_cols}
@@ -81,7 +84,10 @@ def load_respondents(
     for col in DRIVERS:
         df[col] = df[col].astype("float64")
     df["itl"] = df["itl"].astype("float64")
-    for col in ("wave", "site", "department", "role", "tenure_band", "leave_path"):
+    text = ("wave", "site", "department", "role", "tenure_band", "leave_path")
+    if categorical:
+        return df.astype(dict.fromkeys(text, "category"))
+    for col in text:
         df[col] = df[col].astype(object).where(df[col].notna(), None)
     return df
 

@@ -817,13 +817,6 @@ class RiskResult:
     coefficients: dict[str, pd.DataFrame]
 
 
-def _categorical(df: pd.DataFrame) -> pd.DataFrame:
-    """The respondents with their unit and category columns as pandas categoricals: the same values
-    and missing values, but the model matrices of the cross-validation folds and the bootstrap read
-    their codes instead of hashing text again for every subset."""
-    return df.astype({c: "category" for c in ("site", "department", "role", "tenure_band") if c in df})
-
-
 def compute_risk(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -874,7 +867,9 @@ def _compute_risk(
     wave_list = [wave] if wave is not None else all_waves
     units, diags, coefs = [], [], {}
     for w in wave_list:
-        df = _categorical(load_respondents(con, wave=w))
+        # unit and category columns as categoricals: the folds' and the bootstrap's model matrices
+        # read their codes instead of hashing text again for every subset
+        df = load_respondents(con, wave=w, categorical=True)
         if df.empty:
             continue
         before = [v for v in all_waves if v < w]
@@ -882,7 +877,7 @@ def _compute_risk(
         if diagnostics and before:  # last wave's model on this wave, before this wave is refitted
             known = (fitted or {}).get((before[-1], seed))
             temporal = temporal_validation(
-                None if known else _categorical(load_respondents(con, wave=before[-1])),
+                None if known else load_respondents(con, wave=before[-1], categorical=True),
                 df,
                 previous_wave=before[-1],
                 wave=w,
