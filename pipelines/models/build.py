@@ -77,11 +77,14 @@ def build_models(
     hits: list[str] = []
     t = time.perf_counter()
     units, diags = [], []
+    fitted: dict = {}  # each wave's model, for the next wave's temporal validation (fitted once)
     for i, w in enumerate(wave_list):
 
         def compute_risk(w: str = w) -> dict[str, pd.DataFrame]:
             # diagnostics include last wave's model scored on this wave, before this wave is refitted
-            result = risk.compute_risk(con, wave=w, values=values, resamples=resamples, refits=refits)
+            result = risk.compute_risk(
+                con, wave=w, values=values, resamples=resamples, refits=refits, fitted=fitted
+            )  # fmt: skip
             return {"units": result.units, "diagnostics": result.diagnostics}
 
         previous = model_cache.wave_state(con, wave_list[i - 1] if i else None)
@@ -159,6 +162,9 @@ def produce_models(con: duckdb.DuckDBPyConnection, ctx: Any) -> list[Any]:
     built = build_models(con, assumptions.values(con), store=ctx.after_write)
     diagnostics = built.diagnostics
     ctx.after_write.append(lambda write_con: risk.store_diagnostics(write_con, diagnostics))
+    # the turnover check (produce_turnover, after this producer) forecasts from these risk units; its
+    # model cache lookup cannot find them yet (the cache is written with the build's tables)
+    ctx.shared["risk_units"] = built.tables["rel_unit_risk"][0]
     for name, (frame, kind) in built.tables.items():
         out.append(Released(name, release_table(name, frame, kind, ctx.k, ctx.intentions_k), kind=kind))
     return out

@@ -56,11 +56,14 @@ def load_respondents(
     department: str | None = None,
     role: str | None = None,
     reasons: Sequence[str] = (),
+    categorical: bool = False,
 ) -> pd.DataFrame:
     """One row per respondent in scope: dimensions, tenure band, drivers, ITL and intentions.
 
     `itl` is 1.0/0.0 (NaN when intent_to_leave is missing). `reasons` adds a boolean column
-    `reason_<code>` per requested leave reason. Internal to the pipeline: never released.
+    `reason_<code>` per requested leave reason. Text columns are objects with None for missing, or
+    with `categorical` pandas categoricals (the same values; cheaper to read and to group for the
+    models' many subsets). Internal to the pipeline: never released.
     """
     unknown = set(reasons) - set(contract.LEAVE_REASONS)
     if unknown:
@@ -71,7 +74,7 @@ def load_respondents(
     )  # r comes from the contract's allow-list above, never from user text
     sql = f"""
         select coalesce(wave, '') as wave, site, department, role, tenure_band,
-               {", ".join(DRIVERS)},
+               {", ".join(f"{d}::DOUBLE as {d}" for d in DRIVERS)},
                case when intent_to_leave is null then null
                     when intent_to_leave >= {int(contract.ITL_THRESHOLD)} then 1.0 else 0.0 end as itl,
                intent_to_reduce_fte, leave_path{reason_cols}
@@ -81,7 +84,10 @@ def load_respondents(
     for col in DRIVERS:
         df[col] = df[col].astype("float64")
     df["itl"] = df["itl"].astype("float64")
-    for col in ("wave", "site", "department", "role", "tenure_band", "leave_path"):
+    text = ("wave", "site", "department", "role", "tenure_band", "leave_path")
+    if categorical:
+        return df.astype(dict.fromkeys(text, "category"))
+    for col in text:
         df[col] = df[col].astype(object).where(df[col].notna(), None)
     return df
 
@@ -148,6 +154,7 @@ class DesignSpec:
                 spec.indicators.append(col)
         for col in categorical:
             counts = df[col].dropna().value_counts()
+            counts = counts[counts > 0]  # a categorical column lists unused categories too
             if counts.empty:
                 continue
             ordered = sorted(counts.index, key=lambda v: (-counts[v], str(v)))
@@ -161,7 +168,7 @@ class DesignSpec:
             if has_missing:
                 spec.cat_indicators.append(col)
         for name, cols in (random or {}).items():
-            keys = cls.unit_keys(df, cols)
+            _, keys = _combinations(df, cols)
             seen = sorted({k for k in keys if k is not None})
             if len(seen) >= 2:
                 spec.random[name] = tuple(cols)
@@ -198,35 +205,81 @@ class DesignSpec:
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Model matrix (intercept first; numbers imputed and standardised; categories one-hot)."""
+        dense, codes = self.transform_parts(df)
         n = len(df)
-        blocks = [np.ones((n, 1))]
+        blocks = [dense]
+        for name in self.random:
+            onehot = np.zeros((n, len(self.random_levels[name])))
+            hit = codes[name] >= 0
+            onehot[np.flatnonzero(hit), codes[name][hit]] = 1.0
+            blocks.append(onehot)
+        return np.hstack(blocks)
+
+    @property
+    def n_dense(self) -> int:
+        """Number of model columns before the unit terms' one-hot columns."""
+        return len(self.columns) - sum(len(v) for v in self.random_levels.values())
+
+    def unit_codes(self, df: pd.DataFrame, name: str) -> np.ndarray:
+        """Per row, the index of its unit among `random_levels[name]` (-1: an unseen or incomplete unit,
+        i.e. no column set). The text key is built once per distinct combination, not per row."""
+        cols = self.random[name]
+        if not all(c in df for c in cols):
+            return np.full(len(df), -1, dtype=np.int64)
+        inverse, keys = _combinations(df, cols)
+        return pd.Index(self.random_levels[name], dtype=object).get_indexer(keys)[inverse]
+
+    def transform_parts(self, df: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The model matrix in two parts: its first `n_dense` columns (intercept, numbers, indicators,
+        categories), and per unit term the column each row has set (`unit_codes`). `transform` is the
+        dense part followed by those one-hot columns."""
+        n = len(df)
+        width = self.n_dense
+        dense = np.empty((n, width), order="F")  # filled column by column
+        dense[:, 0] = 1.0
+        j = 1
         for col in self.numeric:
             v = df[col].to_numpy(dtype="float64") if col in df else np.full(n, np.nan)
             v = np.where(np.isnan(v), self.medians[col], v)
-            blocks.append(((v - self.means[col]) / self.sds[col])[:, None])
+            dense[:, j] = (v - self.means[col]) / self.sds[col]
+            j += 1
         for col in self.indicators:
             v = df[col].to_numpy(dtype="float64") if col in df else np.full(n, np.nan)
-            blocks.append(np.isnan(v).astype("float64")[:, None])
+            dense[:, j] = np.isnan(v)
+            j += 1
         for col in self.categorical:
-            raw = df[col].to_numpy(dtype=object)
-            filled = np.where(pd.isna(raw), self.modes[col], raw)
-            if self.levels[col]:
-                codes = pd.Index(self.levels[col], dtype=object).get_indexer(filled)
-                onehot = np.zeros((n, len(self.levels[col])))
+            levels_ = self.levels[col]
+            if levels_:
+                # a missing value takes the mode (usually the reference level: no column set)
+                index = pd.Index(levels_, dtype=object)
+                values, uniques = pd.factorize(df[col], use_na_sentinel=True)  # fast on a categorical
+                level_of = np.append(index.get_indexer(uniques), index.get_indexer([self.modes[col]]))
+                codes = level_of[values]  # values == -1 (missing) picks the mode's entry
+                block = dense[:, j : j + len(levels_)]
+                block[:] = 0.0
                 hit = codes >= 0
-                onehot[np.flatnonzero(hit), codes[hit]] = 1.0
-                blocks.append(onehot)
+                block[np.flatnonzero(hit), codes[hit]] = 1.0
+                j += len(levels_)
         for col in self.cat_indicators:
-            blocks.append(pd.isna(df[col].to_numpy(dtype=object)).astype("float64")[:, None])
-        for name, cols in self.random.items():
-            levels_ = self.random_levels[name]
-            onehot = np.zeros((n, len(levels_)))
-            if all(c in df for c in cols):
-                codes = pd.Index(levels_, dtype=object).get_indexer(self.unit_keys(df, cols))
-                hit = codes >= 0
-                onehot[np.flatnonzero(hit), codes[hit]] = 1.0
-            blocks.append(onehot)
-        return np.hstack(blocks)
+            dense[:, j] = pd.isna(df[col].to_numpy(dtype=object))
+            j += 1
+        assert j == width
+        return dense, {name: self.unit_codes(df, name) for name in self.random}
+
+
+def _combinations(df: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(inverse, keys): the distinct combinations of `columns` with `DesignSpec.unit_keys`'s text key
+    each (None when a part is missing), and per row the index of its combination."""
+    n = len(df)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.empty(0, dtype=object)
+    combined = np.zeros(n, dtype=np.int64)
+    for c in columns:
+        codes, uniques = pd.factorize(df[c], use_na_sentinel=True)
+        combined = combined * (len(uniques) + 1) + (codes + 1)  # 0: missing
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    keys = DesignSpec.unit_keys(df.iloc[first], columns)
+    return inverse.reshape(-1), keys
 
 
 def expit(x: np.ndarray) -> np.ndarray:

@@ -20,7 +20,12 @@ coefficients from their approximate posterior (one of `refits` draws), fresh Poi
 respondents (which respondents happened to answer) and, for departures and cost, a draw of
 P(leave | ITL) and P(leave | no ITL) from Beta priors around the set values (`conversion_draws`).
 `expected_departures_sampling_lo/_hi` hold the interval with the conversion fixed, to show how much of
-the width is the assumptions'.
+the width is the assumptions'. The Poisson weights are drawn per site x department x role cell, in
+the same distribution as one weight per respondent (`poisson_replicates`): a cell's total weight is
+Poisson(n), exactly; given it, cells of fewer than EXACT_CELL (200) respondents resample that many
+respondents, and in larger cells the mean of the resampled probabilities is drawn from its normal
+approximation (mean and variance of the weighted sum exactly sum p and sum p^2, as with a weight per
+respondent).
 
 Diagnostics per wave: cross-validated (out-of-fold) AUROC, observed/expected and calibration slope on
 the wave, and the previous wave's model scored on this wave before it is refitted (temporal
@@ -83,6 +88,7 @@ class FittedModel:
     n_events: int
     drivers: tuple[str, ...]
     method: dict[str, Any] = field(default_factory=dict)
+    tau2: dict[str, float] = field(default_factory=dict)  # between-unit variances (unrounded)
 
     def coefficients(self) -> pd.DataFrame:
         """Log-odds per SD (numbers) or versus the reference level (categories), with bootstrap SD."""
@@ -91,7 +97,118 @@ class FittedModel:
 
     def _predict(self, df: pd.DataFrame, beta: np.ndarray | None = None) -> np.ndarray:
         """Private: per-respondent probabilities, used only to form aggregates inside the pipeline."""
-        return expit(self.spec.transform(df) @ (self.beta if beta is None else beta))
+        return expit(_Design(self.spec, df).dot(self.beta if beta is None else beta))
+
+
+class _Design:
+    """A model matrix kept in two parts (`DesignSpec.transform_parts`): the dense columns and, per unit
+    term, which of its one-hot columns each row has set. `dot`, `tdot` and `gram` give X @ beta,
+    X.T @ r and X.T @ diag(w) @ X exactly as the full matrix would (up to rounding), but the unit
+    terms' columns (most of the matrix: ~40 of ~80 at a health system's size) cost a bincount, not
+    a pass over an n x k matrix."""
+
+    def __init__(self, spec: DesignSpec, df: pd.DataFrame):
+        self.dense, codes = spec.transform_parts(df)
+        self.n, self.d = self.dense.shape
+        self.blocks: list[tuple[int, int, np.ndarray]] = []  # (first column, columns, code per row)
+        # per block, the rows with a column set grouped by unit (for np.add.reduceat): row order,
+        # where each present unit's rows start, and which units are present
+        self._groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        start = self.d
+        for name in spec.random:
+            size = len(spec.random_levels[name])
+            code = codes[name]
+            self.blocks.append((start, size, code))
+            order = np.argsort(code, kind="stable")
+            order = order[code[order] >= 0]
+            present, first = np.unique(code[order], return_index=True)
+            self._groups.append((order, first, present))
+            start += size
+        self.k = start
+
+    def dot(self, beta: np.ndarray) -> np.ndarray:
+        """X @ beta; beta may be (k,) or (k, m) for m coefficient vectors at once."""
+        eta = self.dense @ beta[: self.d]
+        for start, size, code in self.blocks:
+            # code -1 (no column set) picks the appended zero row
+            eta = eta + np.concatenate([beta[start : start + size], np.zeros_like(beta[:1])])[code]
+        return eta
+
+    def tdot(self, r: np.ndarray) -> np.ndarray:
+        """X.T @ r."""
+        out = np.empty(self.k)
+        out[: self.d] = self.dense.T @ r
+        for start, size, code in self.blocks:
+            out[start : start + size] = np.bincount(code + 1, weights=r, minlength=size + 1)[1:]
+        return out
+
+    def gram(self, w: np.ndarray) -> np.ndarray:
+        """X.T @ diag(w) @ X."""
+        H = np.empty((self.k, self.k))
+        wd = self.dense * w[:, None]
+        H[: self.d, : self.d] = self.dense.T @ wd
+        for i, ((start, size, code), (order, first, present)) in enumerate(zip(self.blocks, self._groups, strict=True)):
+            sums = np.zeros((size, self.d))
+            if len(order):
+                sums[present] = np.add.reduceat(wd[order], first, axis=0)
+            H[start : start + size, : self.d] = sums
+            H[: self.d, start : start + size] = sums.T
+            for start2, size2, code2 in self.blocks[i:]:
+                both = (code + 1) * (size2 + 1) + (code2 + 1)
+                cross = np.bincount(both, weights=w, minlength=(size + 1) * (size2 + 1))
+                cross = cross.reshape(size + 1, size2 + 1)[1:, 1:]
+                H[start : start + size, start2 : start2 + size2] = cross
+                H[start2 : start2 + size2, start : start + size] = cross.T
+        return H
+
+
+def _fit_logit(
+    design: _Design,
+    y: np.ndarray,
+    *,
+    penalty: np.ndarray,
+    beta0: np.ndarray | None = None,
+    max_iter: int = 30,
+    tol: float = 1e-7,
+    hessian: np.ndarray | None = None,
+) -> np.ndarray:
+    """The penalised logistic fit of `features.fit_logit` (the same start, objective and stopping
+    rule: a step below `tol`) on a `_Design`, by Newton steps that reuse a Hessian while it still
+    serves: `hessian` (X'WX at a nearby beta, e.g. the previous empirical-Bayes iteration's) is
+    used until a step fails to shrink at least fourfold, and then X'WX is recomputed at the current
+    beta (at most `max_iter` times). The optimum is the same strictly convex objective's; only the
+    path to it is cheaper (a gradient costs a pass over the n x 40 dense columns, X'WX ~40 of them)."""
+    k = design.k
+    if beta0 is None:
+        beta = np.zeros(k)
+        ybar = float(np.clip(y.sum() / max(len(y), 1e-12), 1e-4, 1 - 1e-4))
+        beta[0] = np.log(ybar / (1 - ybar))
+    else:
+        beta = beta0.copy()
+    ridge = np.diag(penalty) + 1e-9 * np.eye(k)
+    hess = None if hessian is None else hessian + ridge
+    fresh, previous, computed = False, np.inf, 0
+    for _ in range(4 * max_iter):
+        p = expit(design.dot(beta))
+        grad = design.tdot(y - p) - penalty * beta
+        if hess is None:
+            if computed == max_iter:
+                break
+            hess = design.gram(p * (1 - p)) + ridge
+            fresh, computed = True, computed + 1
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        size = float(np.max(np.abs(step)))
+        if not fresh and size > previous / 4:
+            hess = None  # the old Hessian no longer serves: recompute here and take a full Newton step
+            continue
+        beta = beta + step
+        if size < tol:
+            break
+        previous, fresh = size, False
+    return beta
 
 
 def _auroc(y: np.ndarray, score: np.ndarray) -> float:
@@ -102,7 +219,12 @@ def _auroc(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def _penalised_fit(
-    X: np.ndarray, y: np.ndarray, groups: dict[str, np.ndarray], *, iters: int = EB_ITERATIONS
+    X: _Design,
+    y: np.ndarray,
+    groups: dict[str, np.ndarray],
+    *,
+    iters: int = EB_ITERATIONS,
+    start: tuple[np.ndarray | None, dict[str, float]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """Logistic regression with random intercepts for the unit terms, fitted as a penalised model.
 
@@ -110,21 +232,28 @@ def _penalised_fit(
     term g get the penalty 1/tau_g^2, i.e. a N(0, tau_g^2) random intercept per unit. tau_g^2 is the
     empirical-Bayes estimate of the between-unit variance by the EM update of a Laplace-approximated
     mixed model, tau_g^2 = (sum_j b_j^2 + trace of the posterior covariance of b_g) / J_g, iterated in
-    MacKay's form tau_g^2 = sum_j b_j^2 / (J_g - trace(cov_g) / tau_g^2). Returns
-    (coefficients, their posterior covariance, tau^2 per term)."""
-    k = X.shape[1]
+    MacKay's form tau_g^2 = sum_j b_j^2 / (J_g - trace(cov_g) / tau_g^2). `start`: (coefficients or
+    None, tau^2 per term) to start the iterations from instead of TAU2_START, e.g. a fit of the same
+    model on similar data: the same fixed point, in fewer steps. Returns (coefficients, their
+    posterior covariance, tau^2 per term)."""
+    k = X.k
     penalty = np.full(k, 1.0)
     penalty[0] = 0.0
     tau2 = {g: TAU2_START for g in groups}
     beta = None
+    if start is not None:
+        beta = None if start[0] is None else start[0].copy()
+        tau2.update({g: float(np.clip(v, TAU2_MIN, TAU2_MAX)) for g, v in start[1].items() if g in groups})
     cov = np.eye(k)
     final = False
+    gram = None
     for it in range(iters + 1):
         for g, idx in groups.items():
             penalty[idx] = 1.0 / tau2[g]
-        beta = fit_logit(X, y, beta0=beta, penalty=penalty, max_iter=30 if it == 0 else 10)
-        p = expit(X @ beta)
-        hess = (X * (p * (1 - p))[:, None]).T @ X + np.diag(penalty) + 1e-9 * np.eye(k)
+        beta = _fit_logit(X, y, beta0=beta, penalty=penalty, max_iter=30 if it == 0 else 10, hessian=gram)
+        p = expit(X.dot(beta))
+        gram = X.gram(p * (1 - p))
+        hess = gram + np.diag(penalty) + 1e-9 * np.eye(k)
         cov = np.linalg.inv(hess)
         if not groups or final or it == iters:
             break
@@ -176,8 +305,7 @@ def fit_model(
     if len(train) < 10 or y.min() == y.max():
         raise ValueError("Too few answers to intent to leave (or no variation) to fit a risk model.")
     drivers, spec = _design(train, include_burnout, units)
-    X = spec.transform(train)
-    beta, cov, tau2 = _penalised_fit(X, y, spec.random_indices())
+    beta, cov, tau2 = _penalised_fit(_Design(spec, train), y, spec.random_indices())
     n = len(train)
     try:
         chol = np.linalg.cholesky(cov)
@@ -197,7 +325,7 @@ def fit_model(
         "estimator": "logistic regression with site and department random intercepts (penalised IRLS, "
         "empirical-Bayes variances; ridge 1 on standardised drivers)",
     }
-    return FittedModel(spec, beta, draws.reshape(refits, len(beta)), n, int(y.sum()), drivers, method)
+    return FittedModel(spec, beta, draws.reshape(refits, len(beta)), n, int(y.sum()), drivers, method, tau2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,11 +360,16 @@ def cross_validate(
     min_bin: int = 10,
     seed: int = 0,
     units: bool = True,
+    model: FittedModel | None = None,
 ) -> dict[str, Any]:
     """5-fold cross-validated AUROC, observed/expected, calibration slope and a calibration curve.
 
     All numbers are computed on held-out folds. The curve has up to 10 equal-size bins of predicted
-    risk, never fewer than `min_bin` respondents each.
+    risk, never fewer than `min_bin` respondents each. `model`: the wave's fitted model, if at hand;
+    each fold's fit then starts its empirical-Bayes iterations at that model's between-unit variances
+    (and its Newton steps at its coefficients when the columns are the same) instead of TAU2_START.
+    The fold's own estimate is the same fixed point, reached in fewer steps; only the stopping
+    rule's 1% tolerance can tell the two starts apart.
     """
     rng = np.random.default_rng(seed + 1)
     train = _fit_rows(df, max_fit_rows, rng)
@@ -255,8 +388,11 @@ def cross_validate(
         test = fold == f
         # the same model as fit_model, refitted without the held-out fold: out-of-fold predictions
         _, spec = _design(train[~test], include_burnout, units)
-        beta, _, _ = _penalised_fit(spec.transform(train[~test]), y[~test], spec.random_indices())
-        oof[test] = expit(spec.transform(train[test]) @ beta)
+        start = None
+        if model is not None and model.tau2:
+            start = (model.beta if model.spec.columns == spec.columns else None, model.tau2)
+        beta, _, _ = _penalised_fit(_Design(spec, train[~test]), y[~test], spec.random_indices(), start=start)
+        oof[test] = expit(_Design(spec, train[test]).dot(beta))
         if 0 < y[test].sum() < test.sum():
             aucs.append(_auroc(y[test], oof[test]))
     out.update(_calibration(y, oof, min_bin))
@@ -326,10 +462,18 @@ def drift_warning(oe: float, slope: float, previous_wave: str, wave: str) -> str
 
 
 def temporal_validation(
-    previous: pd.DataFrame, current: pd.DataFrame, *, previous_wave: str, wave: str, seed: int = 0
+    previous: pd.DataFrame | None,
+    current: pd.DataFrame,
+    *,
+    previous_wave: str,
+    wave: str,
+    seed: int = 0,
+    model: FittedModel | None = None,
 ) -> dict[str, Any]:
     """Fit the model on the previous wave and score it on this wave, before this wave is refitted:
-    observed/expected, calibration slope and AUROC on the new wave's respondents, and the drift flag."""
+    observed/expected, calibration slope and AUROC on the new wave's respondents, and the drift flag.
+    `model`: the previous wave's model when already fitted (`fit_model` on `previous` with this seed;
+    its coefficients do not depend on `refits`), else it is fitted here from `previous`."""
     nan = float("nan")
     out: dict[str, Any] = {
         "previous_wave": previous_wave,
@@ -340,10 +484,11 @@ def temporal_validation(
         "drift_warning": None,
     }
     scored = current[current["itl"].notna()]
-    try:
-        model = fit_model(previous, refits=0, seed=seed)
-    except ValueError:
-        return out
+    if model is None:
+        try:
+            model = fit_model(previous, refits=0, seed=seed)
+        except ValueError:
+            return out
     y = scored["itl"].to_numpy(dtype="float64")
     if len(y) < 10 or y.min() == y.max():
         return out
@@ -425,6 +570,69 @@ def conversion_draws(a: float, b: float, size: int, rng: np.random.Generator) ->
     return draw(a, assumptions.P_LEAVE_ITL), draw(b, assumptions.P_LEAVE_NO_ITL)
 
 
+# Cells with fewer respondents than this are resampled respondent by respondent; in larger cells the
+# mean of the resampled respondents' probabilities is drawn from its normal approximation.
+EXACT_CELL = 200
+P_CHUNK = 10  # coefficient draws whose per-respondent probabilities are held at once
+
+
+def poisson_replicates(
+    design: _Design,
+    betas: np.ndarray,
+    codes: np.ndarray,
+    n_cells: int,
+    resamples: int,
+    rng: np.random.Generator,
+    exact_below: int = EXACT_CELL,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Poisson bootstrap of the cells' predicted ITL, drawn per cell: (sums, weights), each
+    (resamples, n_cells), replicate j holding sum_i w_i p_i and sum_i w_i over each cell's respondents,
+    with w_i iid Poisson(1) and p_i from coefficient draw `betas[j % len(betas)]`.
+
+    Per cell c of n_c respondents this is drawn without a weight per respondent, in the same
+    distribution: the total weight W = sum_i w_i is Poisson(n_c) (a sum of independent Poissons),
+    and given W the weights are a multinomial sample of W respondents drawn with replacement, so
+    sum_i w_i p_i is the sum of W draws from the cell's p values. Cells of fewer than `exact_below`
+    respondents draw those W respondents; in larger cells that sum is W * mean + sqrt(W) * sd * Z
+    (mean and population SD of the cell's p, Z standard normal: the central limit theorem for a
+    mean of about `exact_below` or more draws of values in (0, 1)). Its mean and variance are
+    exactly the per-respondent bootstrap's, sum p and sum p^2, and W is exact in every cell."""
+    counts = np.bincount(codes, minlength=n_cells)
+    order = np.argsort(codes, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    present = np.flatnonzero(counts > 0)
+    n = np.maximum(counts, 1).astype("float64")
+    R = len(betas)
+    W = rng.poisson(counts.astype("float64"), size=(resamples, n_cells)).astype("float64")
+    Z = rng.standard_normal((resamples, n_cells))
+    small = np.flatnonzero((counts > 0) & (counts < exact_below))
+    sums = np.empty((resamples, n_cells))
+    for first in range(0, R, P_CHUNK):
+        chunk = betas[first : first + P_CHUNK]
+        P = expit(design.dot(chunk.T))[order]  # (respondents grouped by cell, draws in the chunk)
+        total = np.zeros((n_cells, len(chunk)))
+        total_sq = np.zeros((n_cells, len(chunk)))
+        if len(present):
+            total[present] = np.add.reduceat(P, starts[present], axis=0)
+            total_sq[present] = np.add.reduceat(P * P, starts[present], axis=0)
+        mean = total / n[:, None]
+        sd = np.sqrt(np.clip(total_sq / n[:, None] - mean**2, 0.0, None))
+        for offset in range(len(chunk)):
+            reps = np.arange(first + offset, resamples, R)
+            if not len(reps):
+                continue
+            w = W[reps]
+            sums[reps] = w * mean[:, offset] + np.sqrt(w) * sd[:, offset] * Z[reps]
+            if len(small):
+                draws = w[:, small].astype("int64").ravel()  # replicate-major, then cell
+                slot = np.repeat(np.arange(draws.size), draws)
+                cell = small[slot % len(small)]
+                picked = starts[cell] + np.floor(rng.random(slot.size) * counts[cell]).astype("int64")
+                exact = np.bincount(slot, weights=P[picked, offset], minlength=draws.size)
+                sums[np.ix_(reps, small)] = exact.reshape(len(reps), len(small))
+    return sums, W
+
+
 def _wave_risk(
     df: pd.DataFrame,
     roster: pd.DataFrame | None,
@@ -443,24 +651,13 @@ def _wave_risk(
     n_cells = len(cells)
     counts = np.bincount(codes, minlength=n_cells).astype("float64")
     answered = np.bincount(codes, weights=df["itl"].notna().to_numpy(dtype="float64"), minlength=n_cells)
-    X = model.spec.transform(df)
-    p_hat = expit(X @ model.beta)
+    design = _Design(model.spec, df)
+    p_hat = expit(design.dot(model.beta))
     point_sum = np.bincount(codes, weights=p_hat, minlength=n_cells)
 
-    # Bootstrap: replicate j uses refit j % R and fresh Poisson(1) weights on respondents.
-    R = max(len(model.refit_betas), 1)
-    sums = np.empty((resamples, n_cells))
-    wsum = np.empty((resamples, n_cells))
-    for r in range(R):
-        reps = range(r, resamples, R)
-        if not len(reps):
-            continue
-        beta = model.refit_betas[r] if len(model.refit_betas) else model.beta
-        p_r = expit(X @ beta)
-        for j in reps:
-            w = rng.poisson(1.0, len(df)).astype("float64")
-            sums[j] = np.bincount(codes, weights=w * p_r, minlength=n_cells)
-            wsum[j] = np.bincount(codes, weights=w, minlength=n_cells)
+    # Bootstrap: replicate j uses coefficient draw j % R and fresh Poisson(1) weights on respondents.
+    betas = model.refit_betas if len(model.refit_betas) else model.beta[None, :]
+    sums, wsum = poisson_replicates(design, betas, codes, n_cells, resamples, rng)
     point_p = point_sum / counts
     rep_p = np.where(wsum > 0, sums / np.where(wsum > 0, wsum, 1), point_p)
 
@@ -633,14 +830,22 @@ def compute_risk(
     refits: int = REFITS,
     diagnostics: bool = True,
     seed: int = 0,
+    fitted: dict[tuple[str, int], FittedModel] | None = None,
 ) -> RiskResult:
     """Unit risk, expected departures and cost exposure for one wave (or every wave when None),
-    with the model's cross-validated diagnostics per wave."""
+    with the model's cross-validated diagnostics per wave.
+
+    `fitted`: models fitted earlier on the same connection, by (wave, seed), read and filled in: a
+    wave's temporal validation scores the previous wave's model, which is that wave's own fit (the
+    same respondents and seed give the same coefficients), so a build going through the waves in
+    order fits each model once."""
     unknown = set(levels) - set(LEVELS)
     if unknown:
         raise ValueError(f"Unknown levels {sorted(unknown)}; choose from {list(LEVELS)}.")
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: BLAS threads only contend
-        return _compute_risk(con, wave, levels, site, department, role, values, resamples, refits, diagnostics, seed)
+        return _compute_risk(
+            con, wave, levels, site, department, role, values, resamples, refits, diagnostics, seed, fitted
+        )
 
 
 def _compute_risk(
@@ -655,20 +860,29 @@ def _compute_risk(
     refits: int,
     diagnostics: bool,
     seed: int,
+    fitted: dict[tuple[str, int], FittedModel] | None = None,
 ) -> RiskResult:
     values = values or assumptions.values(con)
     all_waves = waves(con)
     wave_list = [wave] if wave is not None else all_waves
     units, diags, coefs = [], [], {}
     for w in wave_list:
-        df = load_respondents(con, wave=w)
+        # unit and category columns as categoricals: the folds' and the bootstrap's model matrices
+        # read their codes instead of hashing text again for every subset
+        df = load_respondents(con, wave=w, categorical=True)
         if df.empty:
             continue
         before = [v for v in all_waves if v < w]
         temporal: dict[str, Any] = {}
         if diagnostics and before:  # last wave's model on this wave, before this wave is refitted
+            known = (fitted or {}).get((before[-1], seed))
             temporal = temporal_validation(
-                load_respondents(con, wave=before[-1]), df, previous_wave=before[-1], wave=w, seed=seed
+                None if known else load_respondents(con, wave=before[-1], categorical=True),
+                df,
+                previous_wave=before[-1],
+                wave=w,
+                seed=seed,
+                model=known,
             )
         try:
             model = fit_model(df, refits=refits, seed=seed)
@@ -676,13 +890,15 @@ def _compute_risk(
             if diagnostics:
                 diags.append({"wave": w, "model": "intent_to_leave", "n_respondents": len(df), "verdict": str(exc)})
             continue
+        if fitted is not None:
+            fitted[(w, seed)] = model
         coefs[w] = model.coefficients()
         roster = load_roster(con, w or None)
         frame = _wave_risk(df, roster, values, levels, model, resamples, seed)
         frame["wave"] = w
         units.append(_filter_units(frame, site, department, role))
         if diagnostics:
-            d = cross_validate(df, seed=seed)
+            d = cross_validate(df, seed=seed, model=model)
             diags.append(
                 {
                     "wave": w,
@@ -701,7 +917,11 @@ def _compute_risk(
                             **model.method,
                             "folds": d["folds"],
                             "calibration": "out-of-fold (5-fold cross-validation) on this wave",
+                            "fold_fits": "each fold's empirical-Bayes iterations start at the wave model's "
+                            "between-unit variances (the same fixed point, fewer steps)",
                             "resamples": resamples,
+                            "resampling": "Poisson(1) weights on respondents, drawn per site x department x role "
+                            f"cell: exact below {EXACT_CELL} respondents, the cell mean's normal approximation above",
                             "conversion_priors": {
                                 key: {"mean": float(values[key]), "concentration": kappa}
                                 for key, kappa in CONVERSION_CONCENTRATION.items()

@@ -432,10 +432,13 @@ def risk_units_for(con: duckdb.DuckDBPyConnection, values: dict[str, Any], waves
     (same fingerprint as pipelines.models.build), else computed."""
     frames = []
     every = risk.waves(con)
+    fitted: dict = {}  # a wave's model, for the next wave's temporal validation (as in the build)
     for w in waves:
 
         def compute(w: str = w) -> dict[str, pd.DataFrame]:
-            result = risk.compute_risk(con, wave=w, values=values, resamples=risk.RESAMPLES, refits=risk.REFITS)
+            result = risk.compute_risk(
+                con, wave=w, values=values, resamples=risk.RESAMPLES, refits=risk.REFITS, fitted=fitted
+            )
             return {"units": result.units, "diagnostics": result.diagnostics}
 
         # the same fingerprint as pipelines.models.build, which includes the previous wave's state

@@ -120,6 +120,9 @@ class BuildContext:
     intentions_k: int
     after_write: list[Callable[[duckdb.DuckDBPyConnection], None]] = field(default_factory=list)
     joint: list[Any] = field(default_factory=list)  # what the joint protection pass did (joint.Outcome)
+    # unsuppressed results one producer hands to a later one in the same build (the models producer
+    # leaves "risk_units" for the turnover check, which would otherwise refit the risk model)
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
 from pipelines.models import risk
@@ -50,3 +51,24 @@ def test_expected_oe_of_the_shift_matches_the_truth():
     # independent check of what O/E should be: true rates of the shifted vs unshifted wave, same people
     base, shifted = gt.simulate(20_000, seed=3), gt.simulate(20_000, seed=3, shift=gt.WAVE_SHIFT)
     assert shifted.truth.p_itl.mean() / base.truth.p_itl.mean() > 1.3
+
+
+def test_the_build_fits_each_wave_once_and_the_temporal_check_is_unchanged(tmp_path, monkeypatch):
+    """The build passes each wave's model on to the next wave's temporal validation (`fitted`):
+    the same diagnostics as fitting the previous wave again, with one fit per wave."""
+    db = tmp_path / "w.duckdb"
+    gt.load(
+        [gt.simulate(2000, seed=21, wave="2025"), gt.simulate(2000, seed=22, wave="2026", shift=gt.WAVE_SHIFT)],
+        db,
+        tmp_path,
+    )
+    with warehouse.connect(db, read_only=True) as con:
+        alone = risk.compute_risk(con, wave="2026", levels=("organisation",), resamples=200).diagnostics
+        fits = []
+        fit_model = risk.fit_model
+        monkeypatch.setattr(risk, "fit_model", lambda df, **kw: fits.append(kw) or fit_model(df, **kw))
+        fitted: dict = {}
+        for w in ("2025", "2026"):
+            shared = risk.compute_risk(con, wave=w, levels=("organisation",), resamples=200, fitted=fitted).diagnostics
+    assert [f.get("refits") for f in fits] == [risk.REFITS, risk.REFITS]  # no refit of 2025 for the check
+    pd.testing.assert_frame_equal(alone, shared)
