@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from pipelines import contract
-from pipelines.models.risk import LEVELS, _filter_units, waves
+from pipelines.models.risk import LEVELS, _filter_units
 
 
 @dataclass(frozen=True)
@@ -198,11 +198,12 @@ def option_map() -> pd.DataFrame:
 
 
 def _distribution(
-    con: duckdb.DuckDBPyConnection, wave: str | None, question: str, levels: Sequence[str]
+    con: duckdb.DuckDBPyConnection, wave_list: Sequence[str] | None, question: str, levels: Sequence[str]
 ) -> pd.DataFrame:
+    """Counts per wave and unit of every level in one pass over the responses (GROUPING SETS); `wave_list`
+    None = every wave. Rows come out ordered by wave, then level (in `levels` order), then unit."""
     codes = contract.LEAVE_PATHS if question == "path" else contract.LEAVE_REASONS
     prefix = "path" if question == "path" else "reason"
-    where, params = ("where coalesce(wave, '') = ?", [wave]) if wave is not None else ("", [])
     if question == "path":
         answered = "leave_path is not null"
         counts = ", ".join(f"count(*) filter (where leave_path = '{c}') as {prefix}_{c}_count" for c in codes)
@@ -211,29 +212,41 @@ def _distribution(
         counts = ", ".join(
             f"count(*) filter (where list_contains(leave_reasons, '{c}')) as {prefix}_{c}_count" for c in codes
         )  # codes come from the contract, never from user input
-    frames = []
-    for level in levels:
-        dims = LEVELS[level]
-        select_dims = ", ".join(["coalesce(wave, '') as wave", *dims])
-        group = ", ".join(["1", *[str(i + 2) for i in range(len(dims))]])
-        sql = f"""
-            select {select_dims}, count(*) as n, {counts}
-            from responses {where} {"and" if where else "where"} {answered}
-            group by {group}
-        """
-        frame = con.execute(sql, params).df()
-        frame.insert(1, "level", level)
-        for d in contract.DIMENSIONS:
-            if d not in frame:
-                frame[d] = None
-        frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
+    where, params = f"where {answered}", []
+    if wave_list is not None:
+        where += " and coalesce(wave, '') in (select unnest(?))"
+        params = [list(wave_list)]
+    dims = contract.DIMENSIONS
+    sets = ", ".join("(" + ", ".join(("wave", *LEVELS[level])) + ")" for level in levels)
+    flags = ", ".join(f"grouping({d}) as _g_{d}" for d in dims)
+    frame = con.execute(
+        f"""select wave, {", ".join(dims)}, {flags}, count(*) as n, {counts}
+            from (select coalesce(wave, '') as wave, * exclude (wave) from responses {where})
+            group by grouping sets ({sets})""",
+        params,
+    ).df()
+    kept = {tuple(d in LEVELS[level] for d in dims): level for level in levels}
+    frame.insert(
+        1,
+        "level",
+        [kept[tuple(g == 0 for g in row)] for row in frame[[f"_g_{d}" for d in dims]].itertuples(index=False)],
+    )
+    frame = frame.drop(columns=[f"_g_{d}" for d in dims])
+    for d in dims:  # a grouped-away dimension is None, as in every released table
+        frame[d] = frame[d].astype(object).where(frame["level"].map(lambda lv, d=d: d in LEVELS[lv]), None)
+    order = {level: i for i, level in enumerate(levels)}
+    frame = (
+        frame.assign(_level=frame["level"].map(order))
+        .sort_values(["wave", "_level", *dims], kind="stable", na_position="first")
+        .drop(columns="_level")
+        .reset_index(drop=True)
+    )
     for c in codes:
-        out[f"{prefix}_{c}_count"] = out[f"{prefix}_{c}_count"].astype("int64")
-        out[f"{prefix}_{c}"] = out[f"{prefix}_{c}_count"] / out["n"]
+        frame[f"{prefix}_{c}_count"] = frame[f"{prefix}_{c}_count"].astype("int64")
+        frame[f"{prefix}_{c}"] = frame[f"{prefix}_{c}_count"] / frame["n"]
     ordered = ["wave", "site", "department", "role", "level", "n"]
     ordered += [col for c in codes for col in (f"{prefix}_{c}", f"{prefix}_{c}_count")]
-    return out[ordered]
+    return frame[ordered]
 
 
 # Leave paths and reasons are not released by department × role: under the intentions floor of 10
@@ -254,8 +267,8 @@ def leave_paths(
 ) -> pd.DataFrame:
     """Leave-path distribution per unit: n = respondents who chose a path; path_<code> (share, 0-1)
     and path_<code>_count. Release with rates=PATH_RATES so each share and its count hide together."""
-    frames = [_distribution(con, w, "path", levels) for w in ([wave] if wave is not None else waves(con))]
-    return _filter_units(pd.concat(frames, ignore_index=True), site, department, role).reset_index(drop=True)
+    frame = _distribution(con, None if wave is None else [wave], "path", levels)
+    return _filter_units(frame, site, department, role).reset_index(drop=True)
 
 
 def leave_reasons(
@@ -270,8 +283,8 @@ def leave_reasons(
     """Reasons per unit: n = respondents who gave at least one reason; reason_<code> (share, 0-1) and
     reason_<code>_count (multi-select, so shares add up to more than 100%). Release with
     rates=REASON_RATES."""
-    frames = [_distribution(con, w, "reason", levels) for w in ([wave] if wave is not None else waves(con))]
-    return _filter_units(pd.concat(frames, ignore_index=True), site, department, role).reset_index(drop=True)
+    frame = _distribution(con, None if wave is None else [wave], "reason", levels)
+    return _filter_units(frame, site, department, role).reset_index(drop=True)
 
 
 def to_long(wide: pd.DataFrame) -> pd.DataFrame:

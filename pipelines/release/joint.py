@@ -95,7 +95,8 @@ def fingerprint(
             continue
         sub = df[df["wave"].astype("str") == wave]
         digest.update(name.encode())
-        digest.update(pd.util.hash_pandas_object(_stable(sub), index=False).to_numpy().tobytes())
+        # order-free: the same rows in another order (a GROUP BY's output order is not fixed) are the same release
+        digest.update(np.sort(pd.util.hash_pandas_object(_stable(sub), index=False).to_numpy()).tobytes())
         digest.update("|".join(map(str, sub.columns)).encode())
     return digest.hexdigest()
 
@@ -104,7 +105,7 @@ SIGNIFICANT = 10  # digits of a released float that decide a pattern
 
 
 def _stable(df: pd.DataFrame) -> pd.DataFrame:
-    """The frame as text, floats to SIGNIFICANT digits: DuckDB's parallel sums can differ in the last bits
+    """The frame for hashing (text, and floats as SIGNIFICANT-digit mantissa and exponent): DuckDB's parallel sums can differ in the last bits
     from one run to the next (0.9005311014097478 vs …455), which must not make the same release look new.
     No derivation the attacker makes depends on the 15th digit of a rate."""
     out = {}
@@ -112,11 +113,13 @@ def _stable(df: pd.DataFrame) -> pd.DataFrame:
         s = df[col]
         if pd.api.types.is_float_dtype(s.dtype):
             x = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            finite = np.isfinite(x)
             with np.errstate(divide="ignore", invalid="ignore"):
-                exp = np.where(np.isfinite(x) & (x != 0), np.floor(np.log10(np.abs(x))) - (SIGNIFICANT - 1), 0)
-                mantissa = np.where(np.isfinite(x), np.round(x / 10.0**exp), 0)
-            text = [f"{int(m)}e{int(e)}" if ok else "" for m, e, ok in zip(mantissa, exp, np.isfinite(x), strict=True)]
-            out[col] = pd.Series(text, index=s.index, dtype="str")
+                exp = np.where(finite & (x != 0), np.floor(np.log10(np.abs(x))) - (SIGNIFICANT - 1), 0)
+                mantissa = np.where(finite, np.round(x / 10.0**exp), 0)
+            # a number as (mantissa, exponent), a missing one as a code no number has
+            out[f"{col}\0m"] = np.where(finite, mantissa, 0).astype("int64")
+            out[f"{col}\0e"] = np.where(finite, exp, -(2**31)).astype("int64")
         else:
             out[col] = s.astype("str")
     return pd.DataFrame(out, index=df.index)
