@@ -121,13 +121,44 @@ def compute(con: duckdb.DuckDBPyConnection) -> tuple[list[Released], BuildContex
     started = time.perf_counter()
     k, k_int = privacy.thresholds(con)
     ctx = BuildContext(k=k, intentions_k=k_int)
+    produced = _run_producers(con, ctx)
     tables: list[Released] = []
     for producer in PRODUCERS:
-        for table in producer(con, ctx):
+        for table in produced[id(producer)]:
             _validate(table, ctx)
             tables.append(table)
     tables = protect_jointly(con, tables, ctx)
     return tables, ctx, started
+
+
+# Producers that read only the warehouse (nothing another producer leaves in ctx.shared) run on a second
+# thread with a cursor of their own while the others run in order: their SQL overlaps the model code.
+ALONGSIDE: tuple[str, ...] = ("produce_metrics", "produce_benchmarks")
+
+
+def _run_producers(con: duckdb.DuckDBPyConnection, ctx: BuildContext) -> dict[int, list[Released]]:
+    """{id(producer): its tables} for every producer of PRODUCERS (the order of the tables is kept by
+    the caller); an exception in any producer is raised here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    aside = [p for p in PRODUCERS if p.__name__ in ALONGSIDE]
+    rest = [p for p in PRODUCERS if p.__name__ not in ALONGSIDE]
+    out: dict[int, list[Released]] = {}
+
+    def run_aside() -> dict[int, list[Released]]:
+        cursor = con.cursor()  # one connection per thread (a shared one would be "busy")
+        try:
+            return {id(p): list(p(cursor, ctx)) for p in aside}
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(run_aside) if aside else None
+        for producer in rest:
+            out[id(producer)] = list(producer(con, ctx))
+        if future is not None:
+            out.update(future.result())
+    return out
 
 
 def call_threshold(con: duckdb.DuckDBPyConnection) -> float:

@@ -154,19 +154,22 @@ def relations(groups: pd.DataFrame) -> list[tuple[int, list[int]]]:
     present = sorted(set(masks.tolist()))
     out: list[tuple[int, list[int]]] = []
     positions = np.arange(len(groups))
+    names = ["wave"] + [c for _, c in BREAKDOWN if c in groups.columns]
+    full = _keys(groups, names)  # once for every row; each pair below reads the columns it needs
+    at = {c: i for i, c in enumerate(names)}
     for pm in present:
         for cm in present:
             if pm == cm or (pm & cm) != pm:
                 continue
             if any(lm not in (pm, cm) and (pm & lm) == pm and (lm & cm) == lm for lm in present):
                 continue
-            cols = ["wave"] + [c for bit, c in BREAKDOWN if pm & bit]
-            p_rows = positions[masks == pm]
-            c_rows = positions[masks == cm]
-            parent_of = dict(zip(_keys(groups.iloc[p_rows], cols), p_rows.tolist(), strict=True))
+            idx = [0] + [at[c] for bit, c in BREAKDOWN if pm & bit]
+            p_rows = positions[masks == pm].tolist()
+            c_rows = positions[masks == cm].tolist()
+            parent_of = {tuple(full[r][i] for i in idx): r for r in p_rows}
             children: dict[int, list[int]] = {}
-            for key, row in zip(_keys(groups.iloc[c_rows], cols), c_rows.tolist(), strict=True):
-                parent = parent_of.get(key)
+            for row in c_rows:
+                parent = parent_of.get(tuple(full[row][i] for i in idx))
                 if parent is not None:
                     children.setdefault(parent, []).append(row)
             out.extend(children.items())
