@@ -106,26 +106,19 @@ def build_step(db: str, with_models: bool) -> dict:
         return run
 
     build.PRODUCERS[:] = [timed(p) for p in build.PRODUCERS]
-    write = build.write
 
-    def timed_write(*args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return write(*args, **kwargs)
-        finally:
-            seconds["write (one transaction)"] = round(time.perf_counter() - t, 3)
+    def clocked(fn, label: str):
+        def run(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                seconds[label] = round(time.perf_counter() - t, 3)
 
-    build.write = timed_write
-    protect = build.protect_jointly
+        return run
 
-    def timed_protect(*args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return protect(*args, **kwargs)
-        finally:
-            seconds["joint protection (release history + attacker)"] = round(time.perf_counter() - t, 3)
-
-    build.protect_jointly = timed_protect
+    build.write = clocked(build.write, "write (one transaction)")
+    build.protect_jointly = clocked(build.protect_jointly, "joint protection (release history + attacker)")
     model_seconds: dict[str, float] = {}
     cached: list[str] = []
     try:
